@@ -1,0 +1,67 @@
+# Sketchbridge — the two commands a newcomer needs: `make run` and `make test`.
+# Everything is installed from package registries into .venv (the project) and
+# .venv-sam (aws-sam-cli, which pins an older boto3 and so lives on its own).
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+PORT ?= 3000
+STANDINS ?= 0
+
+.PHONY: install install-sam run test lint unit e2e infra bench build validate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-sam: $(SAM_VENV)/.installed
+
+## Serve the API, the WebSocket API and the page on http://127.0.0.1:$(PORT) against emulated AWS.
+run: install
+	$(PY) -m local.stack --port $(PORT) $(if $(filter 1,$(STANDINS)),--standins,)
+
+## Lint, type-check, check the import layers, then run every suite.
+test: install install-sam lint
+	SAM_BIN=$(abspath $(SAM)) $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: install
+	$(PY) -m pytest tests/unit tests/property
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+infra: install install-sam
+	SAM_BIN=$(abspath $(SAM)) $(PY) -m pytest tests/infrastructure
+
+## Validate and build the SAM application offline (no Docker, no account).
+validate: install-sam
+	$(SAM) validate --lint --region us-east-1
+
+build: install-sam
+	$(SAM) build
+
+## Benchmarks: long runs and timings, never part of `make test`.
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

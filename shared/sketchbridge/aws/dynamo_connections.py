@@ -1,0 +1,96 @@
+"""WebSocket connections and their job subscriptions in one DynamoDB table.
+
+One ``sort = "connection"`` item per connection and one ``sort = "job#<id>"``
+item per subscription; only subscriptions carry ``job_id``, so the ``by_job``
+index is sparse and lists exactly a job's subscribers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sketchbridge.aws.dynamo_codec import to_item
+from sketchbridge.domain.errors import InternalError
+
+CONNECTION_SORT = "connection"
+BY_JOB_INDEX = "by_job"
+
+
+class DynamoConnectionStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add_connection(self, connection_id: str, user_id: str, *, expires_at: int) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "connection_id": connection_id,
+                    "sort": CONNECTION_SORT,
+                    "user_id": user_id,
+                    "expires_at": expires_at,
+                }
+            ),
+        )
+
+    def connection_user(self, connection_id: str) -> str | None:
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"connection_id": {"S": connection_id}, "sort": {"S": CONNECTION_SORT}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(item["user_id"]["S"]) if item else None
+
+    def subscribe(self, connection_id: str, job_id: str, *, expires_at: int) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "connection_id": connection_id,
+                    "sort": f"job#{job_id}",
+                    "job_id": job_id,
+                    "expires_at": expires_at,
+                }
+            ),
+        )
+
+    def subscribers(self, job_id: str) -> list[str]:
+        connection_ids: list[str] = []
+        paginator = self._client.get_paginator("query")
+        try:
+            for page in paginator.paginate(
+                TableName=self._table,
+                IndexName=BY_JOB_INDEX,
+                KeyConditionExpression="job_id = :job",
+                ExpressionAttributeValues={":job": {"S": job_id}},
+                ProjectionExpression="connection_id",
+            ):
+                connection_ids.extend(item["connection_id"]["S"] for item in page["Items"])
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The connection store is unavailable.") from exc
+        return list(dict.fromkeys(connection_ids))
+
+    def remove_connection(self, connection_id: str) -> None:
+        response = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="connection_id = :id",
+            ExpressionAttributeValues={":id": {"S": connection_id}},
+            ProjectionExpression="connection_id, #sort",
+            ExpressionAttributeNames={"#sort": "sort"},
+        )
+        for item in response["Items"]:
+            self._call("delete_item", TableName=self._table, Key=item)
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The connection store is unavailable.") from exc

@@ -1,0 +1,146 @@
+"""Job records in DynamoDB; state changes are conditional writes: two deliveries never both win."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sketchbridge.aws.dynamo_codec import from_item, to_item, to_value
+from sketchbridge.domain.errors import InternalError
+from sketchbridge.domain.models import ErrorInfo, JobRecord, JobStatus
+
+_FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class DynamoJobStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, record: JobRecord) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=to_item(record.model_dump(mode="json")),
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def get(self, job_id: str) -> JobRecord | None:
+        response = self._call(
+            "get_item", TableName=self._table, Key={"id": {"S": job_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return JobRecord.model_validate(from_item(item)) if item else None
+
+    def claim(self, job_id: str, *, now: int, lease_seconds: int) -> JobRecord | None:
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :running, lease_expires_at = :lease, "
+            "attempts = if_not_exists(attempts, :zero) + :one",
+            condition="#status = :queued OR (#status = :running AND lease_expires_at < :now)",
+            values={
+                ":running": JobStatus.RUNNING.value,
+                ":queued": JobStatus.QUEUED.value,
+                ":lease": now + lease_seconds,
+                ":now": now,
+                ":zero": 0,
+                ":one": 1,
+            },
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> None:
+        self._update_if(
+            job_id,
+            update="SET progress = :progress, updated_at = :updated",
+            condition="#status = :running",
+            values={
+                ":progress": progress,
+                ":updated": updated_at,
+                ":running": JobStatus.RUNNING.value,
+            },
+        )
+
+    def complete(self, record: JobRecord) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(record.model_dump(mode="json")),
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":running": to_value(JobStatus.RUNNING.value)},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return  # the lease was lost; whoever holds the job now writes its end
+            raise InternalError("The job store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The job store is unavailable.") from exc
+
+    def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :failed, #error = :error, updated_at = :updated "
+            "REMOVE lease_expires_at",
+            condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
+            values={
+                ":failed": JobStatus.FAILED.value,
+                ":error": error.model_dump(mode="json"),
+                ":updated": updated_at,
+                ":succeeded": JobStatus.SUCCEEDED.value,
+                ":canceled": JobStatus.CANCELED.value,
+            },
+            names={"#error": "error"},
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    def release(self, job_id: str, *, updated_at: str) -> None:
+        self._update_if(
+            job_id,
+            update="SET #status = :queued, updated_at = :updated REMOVE lease_expires_at",
+            condition="#status = :running",
+            values={
+                ":queued": JobStatus.QUEUED.value,
+                ":running": JobStatus.RUNNING.value,
+                ":updated": updated_at,
+            },
+        )
+
+    def _update_if(
+        self,
+        job_id: str,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Apply a conditional update; the new item, or None when the condition does not hold."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": job_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status", **(names or {})},
+                ExpressionAttributeValues={key: to_value(value) for key, value in values.items()},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise InternalError("The job store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The job store is unavailable.") from exc
+        return from_item(response["Attributes"])
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The job store is unavailable.") from exc
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

@@ -1,0 +1,31 @@
+"""Build the real adapters from settings, once per cold start."""
+
+from __future__ import annotations
+
+from sketchbridge.aws.clients import client
+from sketchbridge.aws.connections_pusher import ApiGatewayPusher
+from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
+from sketchbridge.aws.dynamo_jobs import DynamoJobStore
+from sketchbridge.aws.s3_objects import S3ObjectStore
+from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.providers.registry import default_registry
+from sketchbridge.services.ports import Dependencies
+from sketchbridge.settings import Settings
+
+
+def build_dependencies(settings: Settings) -> Dependencies:
+    dynamodb = client("dynamodb")
+    return Dependencies(
+        jobs=DynamoJobStore(dynamodb, settings.jobs_table),
+        objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
+        queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url),
+        connections=DynamoConnectionStore(dynamodb, settings.connections_table),
+        pusher=ApiGatewayPusher(
+            client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
+        ),
+        providers=default_registry(),
+        result_url_ttl_seconds=settings.result_url_ttl_seconds,
+        job_ttl_days=settings.job_ttl_days,
+        job_lease_seconds=settings.job_lease_seconds,
+        max_receive_count=settings.max_receive_count,
+    )

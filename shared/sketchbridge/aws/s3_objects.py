@@ -1,0 +1,39 @@
+"""Sketches and results in the private artifacts bucket; clients get short-lived URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sketchbridge.domain.errors import InternalError
+
+
+class S3ObjectStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        try:
+            self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The image store is unavailable.") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+            return bytes(response["Body"].read())
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The image store is unavailable.") from exc
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        return str(
+            self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self._bucket, "Key": key},
+                ExpiresIn=expires_in,
+            )
+        )

@@ -1,0 +1,25 @@
+"""The composition root: real adapters wired into the use cases, once per cold start.
+
+Nothing is built at import time, so tests import any handler freely; the first
+call builds the dependencies and later calls in the same container reuse them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sketchbridge.auth import JwksTokenVerifier
+from sketchbridge.aws.factory import build_dependencies
+from sketchbridge.services.ports import Dependencies
+from sketchbridge.settings import current_settings
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> Dependencies:
+    return build_dependencies(current_settings())
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> JwksTokenVerifier:
+    settings = current_settings()
+    return JwksTokenVerifier(settings.jwt_issuer, settings.jwt_audience)

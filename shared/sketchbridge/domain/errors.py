@@ -1,0 +1,177 @@
+"""The one error tree of Sketchbridge.
+
+Every failure a user or an admin can see is one of these, each with a stable
+``code``, a message written for the person who reads it, whether retrying the
+same request may help (``retryable``), whether another provider may succeed
+(``failover``) and suggestions of what to do next. HTTP statuses are mapped in
+one table at the API edge (``sketchbridge.api.http``), never here.
+
+    SketchbridgeError
+    ├── InvalidRequestError            invalid_input and its kin: the request itself is wrong (4xx)
+    │   ├── InvalidSketchError         sketch missing, malformed data URL, unreadable image
+    │   │   ├── UnsupportedFormatError unsupported_format: not PNG, JPEG or WebP
+    │   │   ├── ImageTooLargeError     image_too_large: too many bytes or pixels
+    │   │   └── EmptySketchError       empty_sketch: nothing drawn
+    │   ├── InvalidPromptError         invalid_prompt: empty or too long
+    │   ├── InvalidParamsError         invalid_params: a parameter out of range or unknown
+    │   ├── UnknownProviderError       unknown_provider
+    │   └── IdempotencyConflictError   idempotency_conflict (409)
+    ├── UnauthorizedError              unauthorized: no or bad token (401)
+    ├── NotFoundError                  not_found: no such job, or not yours (404)
+    ├── ProviderError                  a provider refused or failed
+    │   ├── ContentPolicyError         content_policy: final, no failover
+    │   ├── RateLimitedError           rate_limited: retry after a pause, or fail over
+    │   ├── QuotaExhaustedError        quota_exhausted: fail over, an admin must top up
+    │   ├── AuthFailedError            auth_failed: fail over, an admin must fix the key
+    │   ├── ProviderUnavailableError   provider_unavailable: retry, fail over
+    │   └── ProviderTimeoutError       timeout: retry, fail over
+    ├── BudgetExceededError            budget_exceeded
+    └── InternalError                  internal: a bug or an outage of ours
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SketchbridgeError(Exception):
+    """Base of every error a user or admin may see."""
+
+    code: ClassVar[str] = "internal"
+    retryable: ClassVar[bool] = False
+    failover: ClassVar[bool] = False
+    default_suggestions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggestions: tuple[str, ...] | list[str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestions = (
+            tuple(suggestions) if suggestions is not None else self.default_suggestions
+        )
+        self.details = details or {}
+
+
+class InvalidRequestError(SketchbridgeError):
+    code = "invalid_input"
+    default_suggestions = ("Check the request against the API reference and send it again.",)
+
+
+class InvalidSketchError(InvalidRequestError):
+    code = "invalid_sketch"
+    default_suggestions = (
+        'Send the sketch as a data URL: "data:image/png;base64,<base64 of the PNG>".',
+        "Export the canvas with canvas.toDataURL('image/png').",
+    )
+
+
+class UnsupportedFormatError(InvalidSketchError):
+    code = "unsupported_format"
+    default_suggestions = ("Export the sketch as PNG, JPEG or WebP.",)
+
+
+class ImageTooLargeError(InvalidSketchError):
+    code = "image_too_large"
+    default_suggestions = ("Scale the sketch down (2048 pixels a side is plenty) and try again.",)
+
+
+class EmptySketchError(InvalidSketchError):
+    code = "empty_sketch"
+    default_suggestions = ("Draw something first: the canvas looks blank.",)
+
+
+class InvalidPromptError(InvalidRequestError):
+    code = "invalid_prompt"
+    default_suggestions = ("Describe what you want in a few words, up to 2000 characters.",)
+
+
+class InvalidParamsError(InvalidRequestError):
+    code = "invalid_params"
+    default_suggestions = ("Check the ranges listed by GET /providers and send it again.",)
+
+
+class UnknownProviderError(InvalidRequestError):
+    code = "unknown_provider"
+    default_suggestions = ('Use "auto", or one of the providers listed by GET /providers.',)
+
+
+class IdempotencyConflictError(InvalidRequestError):
+    code = "idempotency_conflict"
+    default_suggestions = ("Use a new Idempotency-Key for a different request.",)
+
+
+class UnauthorizedError(SketchbridgeError):
+    code = "unauthorized"
+    default_suggestions = ("Sign in again; your token may have expired.",)
+
+
+class NotFoundError(SketchbridgeError):
+    code = "not_found"
+    default_suggestions = ("Check the generation id; you can only see your own generations.",)
+
+
+class ProviderError(SketchbridgeError):
+    code = "provider_error"
+    retryable = True
+    failover = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        suggestions: tuple[str, ...] | list[str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, suggestions=suggestions, details=details)
+        self.provider = provider
+
+
+class ContentPolicyError(ProviderError):
+    code = "content_policy"
+    retryable = False
+    failover = False
+    default_suggestions = ("Rephrase the prompt or change the sketch; the provider refused it.",)
+
+
+class RateLimitedError(ProviderError):
+    code = "rate_limited"
+    default_suggestions = ("Try again in a moment, or choose another provider.",)
+
+
+class QuotaExhaustedError(ProviderError):
+    code = "quota_exhausted"
+    retryable = False
+    default_suggestions = ("Choose another provider; an admin has to top up this one's credit.",)
+
+
+class AuthFailedError(ProviderError):
+    code = "auth_failed"
+    retryable = False
+    default_suggestions = ("Choose another provider; an admin has to fix this one's API key.",)
+
+
+class ProviderUnavailableError(ProviderError):
+    code = "provider_unavailable"
+    default_suggestions = ("Try again shortly, or choose another provider.",)
+
+
+class ProviderTimeoutError(ProviderError):
+    code = "timeout"
+    default_suggestions = ("Try again with fewer steps, or choose a faster provider.",)
+
+
+class BudgetExceededError(SketchbridgeError):
+    code = "budget_exceeded"
+    default_suggestions = ("Ask an admin to raise the budget, or try again next period.",)
+
+
+class InternalError(SketchbridgeError):
+    code = "internal"
+    retryable = True
+    default_suggestions = ("Try again; if it keeps failing, tell us the generation id.",)

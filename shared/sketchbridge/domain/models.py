@@ -1,0 +1,192 @@
+"""The shapes that cross a boundary: API requests and responses, stored records, messages.
+
+Naming follows STYLE.md: ``*Request``/``*Response`` at the API edge, ``*Record``
+in storage, ``*Message`` on the queue and the WebSocket. A Record never leaves
+through the API; services turn it into a Response.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_SEED = 2**32 - 1
+MIN_SIDE = 64
+MAX_SIDE = 2048
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationParams(_Strict):
+    """Provider-neutral knobs; each provider maps them to its own inputs."""
+
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    steps: int = Field(default=20, ge=1, le=100)
+    strength: float = Field(default=0.75, ge=0.0, le=1.0)
+    guidance_scale: float = Field(default=7.5, ge=0.0, le=30.0)
+    width: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
+    height: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
+
+
+class GenerationRequest(_Strict):
+    """Body of ``POST /generations``."""
+
+    sketch: str = Field(description='The drawing as a data URL: "data:image/png;base64,..."')
+    prompt: str = Field(min_length=1, max_length=2000)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    provider: str = Field(default="auto", min_length=1, max_length=64)
+    params: GenerationParams = Field(default_factory=GenerationParams)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, prompt: str) -> str:
+        stripped = prompt.strip()
+        if not stripped:
+            raise ValueError("the prompt is empty")
+        return stripped
+
+
+class ResolvedParams(_Strict):
+    """Parameters as the job will run them: seed drawn, size chosen."""
+
+    seed: int
+    steps: int
+    strength: float
+    guidance_scale: float
+    width: int
+    height: int
+
+
+class ResultInfo(_Strict):
+    url: str
+    width: int
+    height: int
+    provider: str
+    model: str
+    seed: int | None
+    content_type: str = "image/png"
+
+
+class ErrorInfo(_Strict):
+    code: str
+    message: str
+    suggestions: list[str] = Field(default_factory=list)
+    retryable: bool = False
+
+
+class JobResponse(_Strict):
+    """A generation as its owner sees it (``GET /generations/{id}``, submit's 202)."""
+
+    id: str
+    status: JobStatus
+    progress: float = Field(ge=0.0, le=1.0)
+    prompt: str
+    provider: str
+    params: ResolvedParams
+    created_at: str
+    updated_at: str
+    result: ResultInfo | None = None
+    error: ErrorInfo | None = None
+
+
+class JobRecord(BaseModel):
+    """A job as stored in the jobs table."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    user_id: str
+    status: JobStatus
+    progress: float = 0.0
+    prompt: str
+    negative_prompt: str | None = None
+    provider_requested: str
+    provider: str | None = None
+    model: str | None = None
+    params: ResolvedParams
+    sketch_key: str
+    fingerprint: str
+    result_key: str | None = None
+    error: ErrorInfo | None = None
+    created_at: str
+    updated_at: str
+    expires_at: int
+    attempts: int = 0
+    lease_expires_at: int | None = None
+
+
+class JobMessage(_Strict):
+    """What the submit function puts on the queue: only the id; the record holds the rest."""
+
+    job_id: str
+
+
+EventType = Literal["status", "progress", "result", "error"]
+
+
+class JobEventMessage(BaseModel):
+    """One WebSocket frame about a job. Carries URLs, never image bytes (frames cap at 32 KB)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType
+    job_id: str
+    status: JobStatus
+    progress: float
+    message: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    result: ResultInfo | None = None
+    error: ErrorInfo | None = None
+
+
+class SubscribeMessage(_Strict):
+    """What a client sends over the WebSocket to follow a job."""
+
+    action: Literal["subscribe"]
+    id: str = Field(min_length=1, max_length=128)
+
+
+class ProviderCapabilitiesResponse(_Strict):
+    image_input: bool
+    seed: bool
+    negative_prompt: bool
+    min_side: int
+    max_side: int
+    size_multiple: int
+    max_steps: int
+    progress: Literal["steps", "partial_images", "none"]
+
+
+class ProviderResponse(_Strict):
+    name: str
+    description: str
+    is_ai: bool
+    model: str
+    status: Literal["healthy", "degraded", "down"]
+    capabilities: ProviderCapabilitiesResponse
+
+
+class ProvidersResponse(_Strict):
+    providers: list[ProviderResponse]
+    default: str
+
+
+class ErrorResponse(_Strict):
+    error: ErrorInfo

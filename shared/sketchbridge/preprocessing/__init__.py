@@ -1,0 +1,1 @@
+"""Pure image functions: decode and harden, fit to a provider. No I/O."""

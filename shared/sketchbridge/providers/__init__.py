@@ -1,0 +1,1 @@
+"""Image providers behind one Protocol; the vendors' SDKs are imported only here."""

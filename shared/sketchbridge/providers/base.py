@@ -1,0 +1,85 @@
+"""The one interface every image provider implements.
+
+A provider declares what it can do (``capabilities``) so that selection and
+validation happen before any call, and reports progress through a callback so
+the processor can push it to the user as it happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ProviderCapabilities:
+    image_input: bool
+    seed: bool
+    negative_prompt: bool
+    min_side: int
+    max_side: int
+    size_multiple: int
+    max_steps: int
+    progress: Literal["steps", "partial_images", "none"]
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    sketch: Image.Image  # decoded RGB sketch
+    prompt: str
+    negative_prompt: str | None
+    seed: int
+    steps: int
+    strength: float
+    guidance_scale: float
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    step: int
+    total_steps: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    image_png: bytes
+    width: int
+    height: int
+    model: str
+    seed: int | None  # None when the provider cannot honour a seed
+
+
+ProgressCallback = Callable[[ProgressUpdate], None]
+
+
+class ImageProvider(Protocol):
+    """An image provider: a name, what it can do, and one way to generate."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def is_ai(self) -> bool: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def capabilities(self) -> ProviderCapabilities: ...
+
+    def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        """Render the request, calling ``on_progress`` as work advances.
+
+        Raises a ``ProviderError`` subclass from ``sketchbridge.domain.errors``
+        for every failure; vendor exceptions never escape.
+        """
+        ...

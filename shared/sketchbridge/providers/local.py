@@ -1,0 +1,62 @@
+"""The ``local`` provider: an offline renderer that colours and shades the sketch itself.
+
+It is not AI and says so. It lets the whole product run, demo and be tested
+with no key and no network, and it honours seed, steps (one progress event per
+step), strength and size like a real provider.
+"""
+
+from __future__ import annotations
+
+from sketchbridge.preprocessing.decode import encode_png
+from sketchbridge.providers.base import (
+    ProgressCallback,
+    ProgressUpdate,
+    ProviderCapabilities,
+    ProviderRequest,
+    ProviderResult,
+)
+from sketchbridge.providers.local_renderer import render_sketch
+
+LOCAL_CAPABILITIES = ProviderCapabilities(
+    image_input=True,
+    seed=True,
+    negative_prompt=False,
+    min_side=64,
+    max_side=2048,
+    size_multiple=8,
+    max_steps=100,
+    progress="steps",
+)
+
+
+class LocalProvider:
+    name = "local"
+    model = "sketchbridge-local-renderer-1"
+    is_ai = False
+    description = (
+        "Offline renderer: fills the drawing's regions with colours taken from the prompt "
+        "and shades them. Not AI; free, instant and always available."
+    )
+    capabilities = LOCAL_CAPABILITIES
+
+    def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        def report_step(step: int, total: int) -> None:
+            on_progress(ProgressUpdate(step=step, total_steps=total))
+
+        image = render_sketch(
+            request.sketch,
+            request.prompt,
+            seed=request.seed,
+            steps=request.steps,
+            strength=request.strength,
+            width=request.width,
+            height=request.height,
+            on_step=report_step,
+        )
+        return ProviderResult(
+            image_png=encode_png(image),
+            width=image.width,
+            height=image.height,
+            model=self.model,
+            seed=request.seed,
+        )

@@ -1,0 +1,41 @@
+"""Settings read from the environment, validated once per cold start.
+
+The variable names are shared with template.yaml and the local stack; the
+table in docs/architecture.md lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    connections_table: str = Field(alias="CONNECTIONS_TABLE")
+    jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
+    artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
+    websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL")
+    jwt_issuer: str = Field(default="", alias="JWT_ISSUER")
+    jwt_audience: str = Field(default="", alias="JWT_AUDIENCE")
+    result_url_ttl_seconds: int = Field(default=3600, alias="RESULT_URL_TTL_SECONDS", ge=60)
+    job_ttl_days: int = Field(default=30, alias="JOB_TTL_DAYS", ge=1)
+    # How long a processor may hold a job before another delivery may take it over.
+    job_lease_seconds: int = Field(default=150, alias="JOB_LEASE_SECONDS", ge=10)
+    # Receives after which a retryable failure becomes final (the queue's maxReceiveCount).
+    max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        source = dict(os.environ if environ is None else environ)
+        return cls.model_validate(source)
+
+
+@lru_cache(maxsize=1)
+def current_settings() -> Settings:
+    """The process's settings, read on first use (never at import time)."""
+    return Settings.from_env()
