@@ -106,7 +106,10 @@ def encode_png(image: Image.Image) -> bytes:
 def _flatten_to_rgb(image: Image.Image) -> Image.Image:
     """Composite transparency onto white paper and rebuild the pixels as plain RGB."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = image.point(lambda value: value / 256).convert("L")
+        # 16-bit sketches use 0..65535; some encoders store 8-bit values in a 16-bit mode.
+        _, highest = image.getextrema()
+        scale = 257 if isinstance(highest, int | float) and highest > 255 else 1
+        image = image.point(lambda value: value / scale).convert("L")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from sketchbridge.domain.errors import ContentPolicyError, ProviderUnavailableError
+from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
+from sketchbridge.services import subscriptions
+from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.process_job import JobBusyError, Outcome, process_job
+from sketchbridge.services.submit_generation import submit_generation
+
+from tests.support.fakes import FakeProvider, FakeTokenVerifier, fake_dependencies, sketch_data_url
+
+
+def _submit(deps: Dependencies, *, provider: str = "local", steps: int = 5) -> str:
+    request = GenerationRequest(
+        sketch=sketch_data_url(),
+        prompt="a sea turtle, watercolor",
+        provider=provider,
+        params=GenerationParams(seed=7, steps=steps, width=256, height=256),
+    )
+    return submit_generation(request, user_id="ada", deps=deps).id
+
+
+def _watch(deps: Dependencies, job_id: str, connection: str = "conn-1") -> None:
+    subscriptions.connect(connection, "valid:ada", verifier=FakeTokenVerifier(), deps=deps)
+    subscriptions.subscribe(
+        connection, subscriptions.SubscribeMessage(action="subscribe", id=job_id), deps=deps
+    )
+
+
+def _frames(deps: Dependencies, connection: str = "conn-1") -> list[dict[str, object]]:
+    return [json.loads(frame) for frame in deps.pusher.frames[connection]]  # type: ignore[attr-defined]
+
+
+def test_renders_stores_the_result_and_tells_the_subscriber_in_order() -> None:
+    deps = fake_dependencies()
+    job_id = _submit(deps, steps=5)
+    _watch(deps, job_id)
+
+    result = process_job(job_id, receive_count=1, deps=deps)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    record = deps.jobs.get(job_id)
+    assert record is not None and record.status is JobStatus.SUCCEEDED and record.progress == 1.0
+    assert record.result_key in deps.objects.objects  # type: ignore[attr-defined]
+    frames = _frames(deps)
+    assert [f["type"] for f in frames] == ["status", "status"] + ["progress"] * 5 + ["result"]
+    assert [f["step"] for f in frames if f["type"] == "progress"] == [1, 2, 3, 4, 5]
+    progress = [f["progress"] for f in frames]
+    assert progress == sorted(progress)
+    assert frames[-1]["result"]["url"].startswith("https://")  # type: ignore[index]
+
+
+def test_the_result_image_is_a_png_of_the_requested_size() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    deps = fake_dependencies()
+    job_id = _submit(deps)
+    process_job(job_id, receive_count=1, deps=deps)
+    record = deps.jobs.get(job_id)
+    assert record is not None and record.result_key is not None
+    image = Image.open(BytesIO(deps.objects.get(record.result_key)))
+    assert image.format == "PNG" and image.size == (256, 256)
+
+
+def test_a_redelivered_finished_job_is_not_rendered_again() -> None:
+    provider = FakeProvider()
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    process_job(job_id, receive_count=1, deps=deps)
+    again = process_job(job_id, receive_count=2, deps=deps)
+    assert again.outcome is Outcome.ALREADY_DONE
+    assert provider.calls == 1
+
+
+def test_a_duplicate_delivery_while_running_is_retried_later() -> None:
+    deps = fake_dependencies()
+    job_id = _submit(deps)
+    deps.jobs.claim(job_id, now=int(deps.clock().timestamp()), lease_seconds=150)
+    with pytest.raises(JobBusyError):
+        process_job(job_id, receive_count=1, deps=deps)
+
+
+def test_a_job_whose_lease_expired_is_taken_over() -> None:
+    deps = fake_dependencies()
+    job_id = _submit(deps)
+    deps.jobs.claim(job_id, now=int(deps.clock().timestamp()), lease_seconds=150)
+    deps.clock.advance(151)  # type: ignore[attr-defined]
+    assert process_job(job_id, receive_count=2, deps=deps).outcome is Outcome.SUCCEEDED
+
+
+def test_a_retryable_failure_goes_back_to_the_queue_then_succeeds() -> None:
+    provider = FakeProvider(errors=[ProviderUnavailableError("down", provider="fake")])
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    _watch(deps, job_id)
+
+    with pytest.raises(ProviderUnavailableError):
+        process_job(job_id, receive_count=1, deps=deps)
+    assert deps.jobs.get(job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    assert "Retrying" in (_frames(deps)[-1]["message"] or "")  # type: ignore[operator]
+
+    assert process_job(job_id, receive_count=2, deps=deps).outcome is Outcome.SUCCEEDED
+
+
+def test_a_retryable_failure_on_the_last_delivery_is_final_and_explained() -> None:
+    provider = FakeProvider(
+        errors=[ProviderUnavailableError("The provider is down.", provider="fake")]
+    )
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    _watch(deps, job_id)
+
+    result = process_job(job_id, receive_count=deps.max_receive_count, deps=deps)
+
+    assert result.outcome is Outcome.FAILED
+    record = deps.jobs.get(job_id)
+    assert record is not None and record.status is JobStatus.FAILED
+    assert record.error is not None and record.error.code == "provider_unavailable"
+    last = _frames(deps)[-1]
+    assert last["type"] == "error" and last["error"]["suggestions"]  # type: ignore[index]
+
+
+def test_a_content_policy_refusal_is_final_at_once() -> None:
+    provider = FakeProvider(errors=[ContentPolicyError("Refused.", provider="fake")])
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    assert process_job(job_id, receive_count=1, deps=deps).outcome is Outcome.FAILED
+    assert deps.jobs.get(job_id).error.code == "content_policy"  # type: ignore[union-attr]
+
+
+def test_a_bug_is_recorded_on_the_last_delivery_and_still_raised_for_the_dlq() -> None:
+    provider = FakeProvider(errors=[RuntimeError("boom"), RuntimeError("boom")])
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    with pytest.raises(RuntimeError):
+        process_job(job_id, receive_count=1, deps=deps)
+    assert deps.jobs.get(job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError):
+        process_job(job_id, receive_count=deps.max_receive_count, deps=deps)
+    record = deps.jobs.get(job_id)
+    assert record is not None and record.status is JobStatus.FAILED
+    assert record.error is not None and record.error.code == "internal"
+
+
+def test_a_missing_job_is_dropped() -> None:
+    deps = fake_dependencies()
+    assert process_job("nope", receive_count=1, deps=deps).outcome is Outcome.MISSING
+
+
+def test_a_gone_subscriber_is_forgotten() -> None:
+    deps = fake_dependencies()
+    job_id = _submit(deps)
+    _watch(deps, job_id)
+    deps.pusher.gone.add("conn-1")  # type: ignore[attr-defined]
+    process_job(job_id, receive_count=1, deps=deps)
+    assert deps.connections.subscribers(job_id) == []

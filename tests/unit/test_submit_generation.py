@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from sketchbridge.domain.errors import (
+    EmptySketchError,
+    InternalError,
+    InvalidSketchError,
+    UnknownProviderError,
+    UnsupportedFormatError,
+)
+from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
+from sketchbridge.services.submit_generation import submit_generation
+
+from tests.support.fakes import FakeQueue, fake_dependencies, png_data_url, sketch_data_url
+
+
+def _request(**overrides: object) -> GenerationRequest:
+    fields: dict[str, object] = {"sketch": sketch_data_url(), "prompt": "a sea turtle, watercolor"}
+    fields.update(overrides)
+    return GenerationRequest.model_validate(fields)
+
+
+def test_queues_a_job_and_stores_the_sketch() -> None:
+    deps = fake_dependencies()
+    job = submit_generation(_request(), user_id="ada", deps=deps)
+
+    assert job.status is JobStatus.QUEUED
+    assert [m.job_id for m in deps.queue.messages] == [job.id]  # type: ignore[attr-defined]
+    stored = deps.jobs.get(job.id)
+    assert stored is not None and stored.user_id == "ada"
+    assert stored.sketch_key in deps.objects.objects  # type: ignore[attr-defined]
+    assert job.provider == "local"
+
+
+def test_draws_and_records_a_seed_when_none_is_given() -> None:
+    deps = fake_dependencies()
+    first = submit_generation(_request(), user_id="ada", deps=deps)
+    second = submit_generation(_request(), user_id="ada", deps=deps)
+    assert first.params.seed != second.params.seed
+
+
+def test_keeps_the_sketch_aspect_ratio_when_no_size_is_given() -> None:
+    deps = fake_dependencies()
+    job = submit_generation(
+        _request(sketch=sketch_data_url("backpack.png")), user_id="a", deps=deps
+    )
+    # backpack.png is 512x640 (portrait): the longer side becomes 768.
+    assert (job.params.width, job.params.height) == (616, 768)
+
+
+def test_honours_explicit_parameters() -> None:
+    deps = fake_dependencies()
+    params = GenerationParams(seed=42, steps=7, strength=0.3, width=512, height=256)
+    job = submit_generation(_request(params=params), user_id="a", deps=deps)
+    assert job.params.seed == 42
+    assert job.params.steps == 7
+    assert (job.params.width, job.params.height) == (512, 256)
+
+
+def test_same_drawing_and_request_share_a_fingerprint() -> None:
+    deps = fake_dependencies()
+    params = GenerationParams(seed=1)
+    a = submit_generation(_request(params=params), user_id="a", deps=deps)
+    b = submit_generation(
+        _request(params=params, prompt="a  sea turtle, watercolor"), user_id="b", deps=deps
+    )
+    c = submit_generation(
+        _request(params=params, prompt="a sea turtle, oil"), user_id="a", deps=deps
+    )
+    fingerprints = {job: deps.jobs.get(job.id).fingerprint for job in (a, b, c)}  # type: ignore[union-attr]
+    assert fingerprints[a] == fingerprints[b] != fingerprints[c]
+
+
+@pytest.mark.parametrize(
+    ("sketch", "error"),
+    [
+        ("not a data url", InvalidSketchError),
+        ("data:image/png;base64,@@@notbase64", InvalidSketchError),
+        ("data:text/plain;base64,aGVsbG8gd29ybGQ=", UnsupportedFormatError),
+        (png_data_url(Image.new("RGB", (64, 64), "red"), "GIF"), UnsupportedFormatError),
+        (png_data_url(Image.new("RGB", (64, 64), "white")), EmptySketchError),
+    ],
+)
+def test_refuses_bad_sketches_without_queueing(sketch: str, error: type[Exception]) -> None:
+    deps = fake_dependencies()
+    with pytest.raises(error):
+        submit_generation(_request(sketch=sketch), user_id="a", deps=deps)
+    assert deps.queue.messages == []  # type: ignore[attr-defined]
+    assert deps.jobs.records == {}  # type: ignore[attr-defined]
+
+
+def test_refuses_an_unknown_provider_and_names_the_known_ones() -> None:
+    deps = fake_dependencies()
+    with pytest.raises(UnknownProviderError, match="local"):
+        submit_generation(_request(provider="dall-e-9"), user_id="a", deps=deps)
+    assert deps.queue.messages == []  # type: ignore[attr-defined]
+
+
+def test_a_job_that_cannot_be_queued_is_marked_failed_not_lost() -> None:
+    deps = fake_dependencies()
+    deps.queue = FakeQueue(broken=True)
+    with pytest.raises(InternalError):
+        submit_generation(_request(), user_id="a", deps=deps)
+    (record,) = deps.jobs.records.values()  # type: ignore[attr-defined]
+    assert record.status is JobStatus.FAILED
+    assert record.error is not None and "submit it again" in record.error.message
+
+
+def test_accepts_jpeg_and_webp_and_transparent_png() -> None:
+    deps = fake_dependencies()
+    drawing = Image.new("RGB", (200, 120), "white")
+    drawing.paste((0, 0, 0), (20, 20, 180, 30))
+    for fmt in ("JPEG", "WEBP"):
+        submit_generation(_request(sketch=png_data_url(drawing, fmt)), user_id="a", deps=deps)
+    submit_generation(
+        _request(sketch=sketch_data_url("person-transparent.png")), user_id="a", deps=deps
+    )
+    assert len(deps.queue.messages) == 3  # type: ignore[attr-defined]
