@@ -47,7 +47,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     """An HTTP API resolver with Sketchbridge's error mapping installed."""
     resolver = APIGatewayHttpResolver()
 
-    @resolver.exception_handler(SketchbridgeError)
+    @resolver.exception_handler(SketchbridgeError)  # type: ignore[untyped-decorator]
     def _domain_error(error: SketchbridgeError) -> Response[str]:
         return error_response(error)
 

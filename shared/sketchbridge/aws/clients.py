@@ -20,4 +20,4 @@ _CONFIG = Config(
 
 
 def client(service: str, **kwargs: Any) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG, **kwargs)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CONFIG, **kwargs)

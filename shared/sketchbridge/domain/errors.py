@@ -59,12 +59,14 @@ class SketchbridgeError(Exception):
 
 class InvalidRequestError(SketchbridgeError):
     code = "invalid_input"
-    default_suggestions = ("Check the request against the API reference and send it again.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Check the request against the API reference and send it again.",
+    )
 
 
 class InvalidSketchError(InvalidRequestError):
     code = "invalid_sketch"
-    default_suggestions = (
+    default_suggestions: ClassVar[tuple[str, ...]] = (
         'Send the sketch as a data URL: "data:image/png;base64,<base64 of the PNG>".',
         "Export the canvas with canvas.toDataURL('image/png').",
     )
@@ -72,47 +74,63 @@ class InvalidSketchError(InvalidRequestError):
 
 class UnsupportedFormatError(InvalidSketchError):
     code = "unsupported_format"
-    default_suggestions = ("Export the sketch as PNG, JPEG or WebP.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = ("Export the sketch as PNG, JPEG or WebP.",)
 
 
 class ImageTooLargeError(InvalidSketchError):
     code = "image_too_large"
-    default_suggestions = ("Scale the sketch down (2048 pixels a side is plenty) and try again.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Scale the sketch down (2048 pixels a side is plenty) and try again.",
+    )
 
 
 class EmptySketchError(InvalidSketchError):
     code = "empty_sketch"
-    default_suggestions = ("Draw something first: the canvas looks blank.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Draw something first: the canvas looks blank.",
+    )
 
 
 class InvalidPromptError(InvalidRequestError):
     code = "invalid_prompt"
-    default_suggestions = ("Describe what you want in a few words, up to 2000 characters.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Describe what you want in a few words, up to 2000 characters.",
+    )
 
 
 class InvalidParamsError(InvalidRequestError):
     code = "invalid_params"
-    default_suggestions = ("Check the ranges listed by GET /providers and send it again.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Check the ranges listed by GET /providers and send it again.",
+    )
 
 
 class UnknownProviderError(InvalidRequestError):
     code = "unknown_provider"
-    default_suggestions = ('Use "auto", or one of the providers listed by GET /providers.',)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        'Use "auto", or one of the providers listed by GET /providers.',
+    )
 
 
 class IdempotencyConflictError(InvalidRequestError):
     code = "idempotency_conflict"
-    default_suggestions = ("Use a new Idempotency-Key for a different request.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Use a new Idempotency-Key for a different request.",
+    )
 
 
 class UnauthorizedError(SketchbridgeError):
     code = "unauthorized"
-    default_suggestions = ("Sign in again; your token may have expired.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Sign in again; your token may have expired.",
+    )
 
 
 class NotFoundError(SketchbridgeError):
     code = "not_found"
-    default_suggestions = ("Check the generation id; you can only see your own generations.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Check the generation id; you can only see your own generations.",
+    )
 
 
 class ProviderError(SketchbridgeError):
@@ -136,42 +154,58 @@ class ContentPolicyError(ProviderError):
     code = "content_policy"
     retryable = False
     failover = False
-    default_suggestions = ("Rephrase the prompt or change the sketch; the provider refused it.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Rephrase the prompt or change the sketch; the provider refused it.",
+    )
 
 
 class RateLimitedError(ProviderError):
     code = "rate_limited"
-    default_suggestions = ("Try again in a moment, or choose another provider.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Try again in a moment, or choose another provider.",
+    )
 
 
 class QuotaExhaustedError(ProviderError):
     code = "quota_exhausted"
     retryable = False
-    default_suggestions = ("Choose another provider; an admin has to top up this one's credit.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Choose another provider; an admin has to top up this one's credit.",
+    )
 
 
 class AuthFailedError(ProviderError):
     code = "auth_failed"
     retryable = False
-    default_suggestions = ("Choose another provider; an admin has to fix this one's API key.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Choose another provider; an admin has to fix this one's API key.",
+    )
 
 
 class ProviderUnavailableError(ProviderError):
     code = "provider_unavailable"
-    default_suggestions = ("Try again shortly, or choose another provider.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Try again shortly, or choose another provider.",
+    )
 
 
 class ProviderTimeoutError(ProviderError):
     code = "timeout"
-    default_suggestions = ("Try again with fewer steps, or choose a faster provider.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Try again with fewer steps, or choose a faster provider.",
+    )
 
 
 class BudgetExceededError(SketchbridgeError):
     code = "budget_exceeded"
-    default_suggestions = ("Ask an admin to raise the budget, or try again next period.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Ask an admin to raise the budget, or try again next period.",
+    )
 
 
 class InternalError(SketchbridgeError):
     code = "internal"
     retryable = True
-    default_suggestions = ("Try again; if it keeps failing, tell us the generation id.",)
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Try again; if it keeps failing, tell us the generation id.",
+    )
