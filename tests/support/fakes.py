@@ -64,23 +64,28 @@ class FakeJobStore:
                     "status": JobStatus.RUNNING,
                     "lease_expires_at": now + lease_seconds,
                     "attempts": record.attempts + 1,
+                    "seq": record.seq + 1,
                 }
             )
             self.records[job_id] = claimed
             return claimed
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> None:
+    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
         with self._lock:
             record = self.records[job_id]
-            if record.status is JobStatus.RUNNING:
-                self.records[job_id] = record.model_copy(
-                    update={"progress": progress, "updated_at": updated_at}
-                )
+            if record.status is not JobStatus.RUNNING:
+                return None
+            self.records[job_id] = record.model_copy(
+                update={"progress": progress, "updated_at": updated_at, "seq": record.seq + 1}
+            )
+            return record.seq + 1
 
-    def complete(self, record: JobRecord) -> None:
+    def complete(self, record: JobRecord) -> bool:
         with self._lock:
-            if self.records[record.id].status is JobStatus.RUNNING:
-                self.records[record.id] = record
+            if self.records[record.id].status is not JobStatus.RUNNING:
+                return False
+            self.records[record.id] = record
+            return True
 
     def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
         with self._lock:
@@ -88,18 +93,25 @@ class FakeJobStore:
             if record is None or record.status.is_final:
                 return None
             failed = record.model_copy(
-                update={"status": JobStatus.FAILED, "error": error, "updated_at": updated_at}
+                update={
+                    "status": JobStatus.FAILED,
+                    "error": error,
+                    "updated_at": updated_at,
+                    "seq": record.seq + 1,
+                }
             )
             self.records[job_id] = failed
             return failed
 
-    def release(self, job_id: str, *, updated_at: str) -> None:
+    def release(self, job_id: str, *, updated_at: str) -> int | None:
         with self._lock:
             record = self.records[job_id]
-            if record.status is JobStatus.RUNNING:
-                self.records[job_id] = record.model_copy(
-                    update={"status": JobStatus.QUEUED, "lease_expires_at": None}
-                )
+            if record.status is not JobStatus.RUNNING:
+                return None
+            self.records[job_id] = record.model_copy(
+                update={"status": JobStatus.QUEUED, "lease_expires_at": None, "seq": record.seq + 1}
+            )
+            return record.seq + 1
 
 
 class FakeObjectStore:

@@ -65,3 +65,28 @@ def test_disconnect_stops_the_pushes() -> None:
     subscriptions.subscribe("c", SubscribeMessage(action="subscribe", id=job_id), deps=deps)
     subscriptions.disconnect("c", deps=deps)
     assert deps.connections.subscribers(job_id) == []
+
+
+def test_the_first_frame_is_the_current_state_even_while_the_job_runs() -> None:
+    deps = fake_dependencies()
+    job_id = _job(deps)
+    deps.jobs.claim(job_id, now=0, lease_seconds=60)
+    deps.jobs.record_progress(job_id, 0.5, updated_at="now")
+    subscriptions.connect("c", "valid:ada", verifier=FakeTokenVerifier(), deps=deps)
+
+    subscriptions.subscribe("c", SubscribeMessage(action="subscribe", id=job_id), deps=deps)
+
+    (frame,) = [json.loads(raw) for raw in deps.pusher.frames["c"]]  # type: ignore[attr-defined]
+    assert frame["type"] == "status" and frame["progress"] == 0.5
+    assert frame["seq"] == deps.jobs.get(job_id).seq  # type: ignore[union-attr]
+    assert deps.connections.subscribers(job_id) == ["c"]
+
+
+def test_every_pushed_frame_carries_a_rising_seq() -> None:
+    deps = fake_dependencies()
+    job_id = _job(deps)
+    subscriptions.connect("c", "valid:ada", verifier=FakeTokenVerifier(), deps=deps)
+    subscriptions.subscribe("c", SubscribeMessage(action="subscribe", id=job_id), deps=deps)
+    process_job(job_id, receive_count=1, deps=deps)
+    seqs = [json.loads(raw)["seq"] for raw in deps.pusher.frames["c"]]  # type: ignore[attr-defined]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -37,7 +37,7 @@ class DynamoJobStore:
         attributes = self._update_if(
             job_id,
             update="SET #status = :running, lease_expires_at = :lease, "
-            "attempts = if_not_exists(attempts, :zero) + :one",
+            "attempts = if_not_exists(attempts, :zero) + :one, seq = if_not_exists(seq, :zero) + :one",
             condition="#status = :queued OR (#status = :running AND lease_expires_at < :now)",
             values={
                 ":running": JobStatus.RUNNING.value,
@@ -50,19 +50,21 @@ class DynamoJobStore:
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> None:
-        self._update_if(
+    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+        attributes = self._update_if(
             job_id,
-            update="SET progress = :progress, updated_at = :updated",
+            update="SET progress = :progress, updated_at = :updated, seq = seq + :one",
             condition="#status = :running",
             values={
                 ":progress": progress,
                 ":updated": updated_at,
                 ":running": JobStatus.RUNNING.value,
+                ":one": 1,
             },
         )
+        return int(attributes["seq"]) if attributes is not None else None
 
-    def complete(self, record: JobRecord) -> None:
+    def complete(self, record: JobRecord) -> bool:
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -73,16 +75,17 @@ class DynamoJobStore:
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                return  # the lease was lost; whoever holds the job now writes its end
+                return False  # the lease was lost; whoever holds the job now writes its end
             raise InternalError("The job store is unavailable.") from exc
         except BotoCoreError as exc:
             raise InternalError("The job store is unavailable.") from exc
+        return True
 
     def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
         attributes = self._update_if(
             job_id,
-            update="SET #status = :failed, #error = :error, updated_at = :updated "
-            "REMOVE lease_expires_at",
+            update="SET #status = :failed, #error = :error, updated_at = :updated, "
+            "seq = if_not_exists(seq, :zero) + :one REMOVE lease_expires_at",
             condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
             values={
                 ":failed": JobStatus.FAILED.value,
@@ -90,22 +93,27 @@ class DynamoJobStore:
                 ":updated": updated_at,
                 ":succeeded": JobStatus.SUCCEEDED.value,
                 ":canceled": JobStatus.CANCELED.value,
+                ":zero": 0,
+                ":one": 1,
             },
             names={"#error": "error"},
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
-    def release(self, job_id: str, *, updated_at: str) -> None:
-        self._update_if(
+    def release(self, job_id: str, *, updated_at: str) -> int | None:
+        attributes = self._update_if(
             job_id,
-            update="SET #status = :queued, updated_at = :updated REMOVE lease_expires_at",
+            update="SET #status = :queued, updated_at = :updated, seq = seq + :one "
+            "REMOVE lease_expires_at",
             condition="#status = :running",
             values={
                 ":queued": JobStatus.QUEUED.value,
                 ":running": JobStatus.RUNNING.value,
                 ":updated": updated_at,
+                ":one": 1,
             },
         )
+        return int(attributes["seq"]) if attributes is not None else None
 
     def _update_if(
         self,

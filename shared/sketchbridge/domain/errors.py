@@ -35,7 +35,11 @@ from typing import Any, ClassVar
 
 
 class SketchbridgeError(Exception):
-    """Base of every error a user or admin may see."""
+    """Base of every error a user or admin may see.
+
+    ``retryable``: the same request to the same place may succeed later.
+    ``failover``: another provider may succeed now (``failover_helps``).
+    """
 
     code: ClassVar[str] = "internal"
     retryable: ClassVar[bool] = False
@@ -55,6 +59,10 @@ class SketchbridgeError(Exception):
             tuple(suggestions) if suggestions is not None else self.default_suggestions
         )
         self.details = details or {}
+
+    @property
+    def failover_helps(self) -> bool:
+        return self.failover
 
 
 class InvalidRequestError(SketchbridgeError):
@@ -145,9 +153,12 @@ class ProviderError(SketchbridgeError):
         provider: str,
         suggestions: tuple[str, ...] | list[str] | None = None,
         details: dict[str, Any] | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, suggestions=suggestions, details=details)
         self.provider = provider
+        # What the provider asked for (Retry-After), when it said.
+        self.retry_after_s = retry_after_s
 
 
 class ContentPolicyError(ProviderError):

@@ -103,6 +103,8 @@ class JobResponse(_Strict):
     updated_at: str
     result: ResultInfo | None = None
     error: ErrorInfo | None = None
+    # The job's write sequence, as on WebSocket frames.
+    seq: int = 0
 
 
 class JobRecord(BaseModel):
@@ -129,6 +131,8 @@ class JobRecord(BaseModel):
     expires_at: int
     attempts: int = 0
     lease_expires_at: int | None = None
+    # Bumped by every state write; frames carry it so clients can drop stale ones.
+    seq: int = 0
 
 
 class JobMessage(_Strict):
@@ -147,6 +151,9 @@ class JobEventMessage(BaseModel):
 
     type: EventType
     job_id: str
+    # The job's write sequence this frame reflects: frames can arrive out of
+    # order, so a client ignores one whose seq is not above the last it applied.
+    seq: int
     status: JobStatus
     progress: float
     message: str | None = None

@@ -37,6 +37,9 @@ class ProviderRequest:
     guidance_scale: float
     width: int
     height: int
+    # The whole budget for this call, retries and polling included: past it the
+    # adapter cancels what it started and raises ProviderTimeoutError.
+    timeout_s: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class ProgressUpdate:
     step: int
     total_steps: int
     message: str | None = None
+    # A partial image (PNG) some providers stream while they work; never sent
+    # over the WebSocket as bytes (frames cap at 32 KB): the processor stores it.
+    preview_png: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         updated_at=record.updated_at,
         result=result_info(record, objects, url_ttl=url_ttl),
         error=record.error,
+        seq=record.seq,
     )
 
 
@@ -48,6 +49,7 @@ def current_state_message(
         return JobEventMessage(
             type="result",
             job_id=record.id,
+            seq=record.seq,
             status=record.status,
             progress=1.0,
             result=result_info(record, objects, url_ttl=url_ttl),
@@ -56,6 +58,7 @@ def current_state_message(
         return JobEventMessage(
             type="error",
             job_id=record.id,
+            seq=record.seq,
             status=record.status,
             progress=record.progress,
             error=record.error,
@@ -64,6 +67,7 @@ def current_state_message(
     return JobEventMessage(
         type="status",
         job_id=record.id,
+        seq=record.seq,
         status=record.status,
         progress=record.progress,
         message=f"{record.status.value}{where}",

@@ -20,18 +20,20 @@ class JobStore(Protocol):
         """Mark a queued (or lease-expired running) job as running; None if another holds it."""
         ...
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> None: ...
+    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+        """Store progress while the job runs; the new seq, or None if it no longer runs."""
+        ...
 
-    def complete(self, record: JobRecord) -> None:
-        """Write a job's final state (succeeded or failed), only while it is running."""
+    def complete(self, record: JobRecord) -> bool:
+        """Write a finished job (its seq already bumped), only while it is running."""
         ...
 
     def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
         """Mark a job failed unless it already reached a final state; the stored record."""
         ...
 
-    def release(self, job_id: str, *, updated_at: str) -> None:
-        """Give a running job back to the queue after a retryable failure."""
+    def release(self, job_id: str, *, updated_at: str) -> int | None:
+        """Give a running job back to the queue after a retryable failure; the new seq."""
         ...
 
 

@@ -55,20 +55,13 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
-    _emit(deps, record, "status", message=f"running on {record.provider}")
+    _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
     try:
         finished = _render(record, deps)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
-            deps.jobs.release(job_id, updated_at=deps.clock().isoformat())
-            _emit(
-                deps,
-                record,
-                "status",
-                message=f"{error.message} Retrying.",
-                status=JobStatus.QUEUED,
-            )
+            _release(record, deps, reason=f"{error.message} Retrying.")
             raise
         _fail(record, error, deps)
         return ProcessResult(job_id, Outcome.FAILED)
@@ -78,30 +71,39 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         if receive_count >= deps.max_receive_count:
             _fail(record, InternalError("Something went wrong on our side."), deps)
         else:
-            deps.jobs.release(job_id, updated_at=deps.clock().isoformat())
+            _release(record, deps, reason="Something went wrong on our side. Retrying.")
         raise
 
-    _emit(
-        deps,
-        finished,
-        "result",
-        result=result_info(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds),
-    )
+    if finished is not None:
+        _emit(
+            deps,
+            finished,
+            "result",
+            seq=finished.seq,
+            result=result_info(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds),
+        )
     return ProcessResult(job_id, Outcome.SUCCEEDED)
 
 
-def _render(record: JobRecord, deps: Dependencies) -> JobRecord:
+def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
+    """Generate and store the result; the finished record, or None if the lease was lost."""
     provider = deps.providers.resolve(record.provider or record.provider_requested)
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
+    latest_seq = record.seq
 
     def on_progress(update: ProgressUpdate) -> None:
+        nonlocal latest_seq
         progress = round(update.step / update.total_steps, 4)
-        deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
+        seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
+        if seq is None:
+            return  # the job no longer runs here: say nothing that contradicts its record
+        latest_seq = seq
         _emit(
             deps,
             record,
             "progress",
+            seq=seq,
             progress=progress,
             step=update.step,
             total_steps=update.total_steps,
@@ -134,10 +136,16 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord:
             "params": params.model_copy(update={"width": result.width, "height": result.height}),
             "updated_at": deps.clock().isoformat(),
             "lease_expires_at": None,
+            "seq": latest_seq + 1,
         }
     )
-    deps.jobs.complete(finished)
-    return finished
+    return finished if deps.jobs.complete(finished) else None
+
+
+def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
+    seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat())
+    if seq is not None:
+        _emit(deps, record, "status", seq=seq, message=reason, status=JobStatus.QUEUED)
 
 
 def _fail(record: JobRecord, error: SketchbridgeError, deps: Dependencies) -> None:
@@ -148,7 +156,8 @@ def _fail(record: JobRecord, error: SketchbridgeError, deps: Dependencies) -> No
         retryable=error.retryable,
     )
     stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat())
-    _emit(deps, stored or record, "error", error=info, status=JobStatus.FAILED)
+    if stored is not None:
+        _emit(deps, stored, "error", seq=stored.seq, error=info, status=JobStatus.FAILED)
 
 
 def _emit(
@@ -156,18 +165,19 @@ def _emit(
     record: JobRecord,
     kind: str,
     *,
+    seq: int,
     status: JobStatus | None = None,
     progress: float | None = None,
     **fields: object,
 ) -> None:
+    final_progress = 1.0 if kind == "result" else record.progress
     message = JobEventMessage.model_validate(
         {
             "type": kind,
             "job_id": record.id,
+            "seq": seq,
             "status": status or (JobStatus.SUCCEEDED if kind == "result" else record.status),
-            "progress": progress
-            if progress is not None
-            else (1.0 if kind == "result" else record.progress),
+            "progress": progress if progress is not None else final_progress,
             **fields,
         }
     )

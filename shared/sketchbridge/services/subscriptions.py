@@ -25,33 +25,48 @@ def connect(
 def subscribe(
     connection_id: str, message: SubscribeMessage, *, deps: Dependencies
 ) -> JobEventMessage:
-    """Follow a job and send its current state first, so a late subscriber never misses the end.
+    """Follow a job; the first frame is always its current state, so nothing is missed.
 
-    The subscription is stored before the state is read: any change after the
-    read is pushed, any change before it is in the first frame.
+    The state is sent before the subscription exists, so no pushed event can
+    overtake it. Whatever changed between that read and the subscription is
+    caught by a second read: if the job moved on, its newer state follows.
+    Later frames may still race each other; their ``seq`` orders them.
     """
     user_id = deps.connections.connection_user(connection_id)
     if user_id is None:
         raise UnauthorizedError("This connection is not signed in; reconnect with a token.")
     try:
-        owned_job(deps.jobs, message.id, user_id=user_id)
+        record = owned_job(deps.jobs, message.id, user_id=user_id)
     except NotFoundError as error:
         frame = JobEventMessage(
             type="error",
             job_id=message.id,
+            seq=0,
             status=JobStatus.FAILED,
             progress=0.0,
             error=ErrorInfo(
                 code=error.code, message=error.message, suggestions=list(error.suggestions)
             ),
         )
-        deps.pusher.push(connection_id, frame.model_dump_json(exclude_none=True).encode())
+        _send(deps, connection_id, frame)
         return frame
+    first = current_state_message(record, deps.objects, url_ttl=deps.result_url_ttl_seconds)
+    _send(deps, connection_id, first)
+    if record.status.is_final:
+        return first
     deps.connections.subscribe(connection_id, message.id, expires_at=_expiry(deps))
-    record = owned_job(deps.jobs, message.id, user_id=user_id)
-    frame = current_state_message(record, deps.objects, url_ttl=deps.result_url_ttl_seconds)
+    latest = deps.jobs.get(message.id)
+    if latest is not None and latest.seq > record.seq:
+        _send(
+            deps,
+            connection_id,
+            current_state_message(latest, deps.objects, url_ttl=deps.result_url_ttl_seconds),
+        )
+    return first
+
+
+def _send(deps: Dependencies, connection_id: str, frame: JobEventMessage) -> None:
     deps.pusher.push(connection_id, frame.model_dump_json(exclude_none=True).encode())
-    return frame
 
 
 def disconnect(connection_id: str, *, deps: Dependencies) -> None:

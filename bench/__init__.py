@@ -1,0 +1,1 @@
+"""Benchmarks: timings live here and in docs/performance.md, never in tests."""
