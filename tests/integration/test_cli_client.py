@@ -7,6 +7,7 @@ feed works, is refused, drops half-way, or is not needed at all (a cache hit).
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -52,8 +53,19 @@ def job(status: str, *, progress: float = 0.0, **extra: Any) -> dict[str, Any]:
     }
 
 
+_frame_seq = itertools.count(1)
+
+
 def frame(kind: str, status: str, progress: float, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "job_id": JOB_ID, "status": status, "progress": progress, **extra}
+    """A frame as the server sends it, each with the next write seq."""
+    return {
+        "type": kind,
+        "job_id": JOB_ID,
+        "seq": next(_frame_seq),
+        "status": status,
+        "progress": progress,
+        **extra,
+    }
 
 
 @dataclass

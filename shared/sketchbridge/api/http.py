@@ -25,6 +25,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_params": 400,
     "unknown_provider": 400,
     "empty_sketch": 400,
+    "corrupt_image": 400,
+    "animated_image": 400,
     "unsupported_format": 415,
     "image_too_large": 413,
     "unauthorized": 401,

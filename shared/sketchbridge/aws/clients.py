@@ -14,7 +14,8 @@ from botocore.config import Config
 _CONFIG = Config(
     connect_timeout=2,
     read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
+    # total_max_attempts counts the first try; plain max_attempts would mean 4 tries.
+    retries={"mode": "standard", "total_max_attempts": 3},
     signature_version="v4",
 )
 

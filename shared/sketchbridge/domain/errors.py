@@ -11,6 +11,8 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── InvalidSketchError         sketch missing, malformed data URL, unreadable image
     │   │   ├── UnsupportedFormatError unsupported_format: not PNG, JPEG or WebP
     │   │   ├── ImageTooLargeError     image_too_large: too many bytes or pixels
+    │   │   ├── CorruptImageError      corrupt_image: truncated or undecodable
+    │   │   ├── AnimatedImageError     animated_image: more than one frame
     │   │   └── EmptySketchError       empty_sketch: nothing drawn
     │   ├── InvalidPromptError         invalid_prompt: empty or too long
     │   ├── InvalidParamsError         invalid_params: a parameter out of range or unknown
@@ -89,6 +91,20 @@ class ImageTooLargeError(InvalidSketchError):
     code = "image_too_large"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Scale the sketch down (2048 pixels a side is plenty) and try again.",
+    )
+
+
+class CorruptImageError(InvalidSketchError):
+    code = "corrupt_image"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "The file looks damaged: export the sketch again as PNG and resend it.",
+    )
+
+
+class AnimatedImageError(InvalidSketchError):
+    code = "animated_image"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send a single still frame as PNG, JPEG or WebP.",
     )
 
 

@@ -1,0 +1,437 @@
+"""The local API Gateway: the HTTP API, the WebSocket API and its @connections endpoint.
+
+One Starlette app plays, on one port:
+
+- the HTTP API (payload format 2.0) with its JWT authorizer, backed by the dev issuer;
+- the WebSocket API at `/ws`, with `$connect`, `$disconnect` and route selection;
+- the `@connections` management API at `/_connections/@connections/{id}`, which handlers reach
+  through boto3's `apigatewaymanagementapi` client exactly as on AWS;
+- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`).
+
+Handlers run in worker threads, never on the event loop: they make blocking HTTP calls back
+into this very server (`@connections`, the JWKS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from local import events
+from local.dev_jwt import DevIssuer
+from local.lambda_runtime import LocalFunction
+from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
+
+logger = logging.getLogger(__name__)
+
+CONNECTIONS_PREFIX = "/_connections"
+WEBSOCKET_PATH = "/ws"
+# API Gateway's PostToConnection limit.
+MAX_POST_TO_CONNECTION_BYTES = 128 * 1024
+
+
+def connections_url(api_url: str) -> str:
+    """What WEBSOCKET_MANAGEMENT_URL is locally: boto3 appends `/@connections/{id}`."""
+    return f"{api_url}{CONNECTIONS_PREFIX}"
+
+
+@dataclass
+class _LiveConnection:
+    facts: events.WebSocketConnection
+    socket: WebSocket
+    last_active_at: datetime
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class Gateway:
+    """Everything the local API Gateway serves; `app()` builds the ASGI application."""
+
+    http_api: HttpApi
+    websocket_api: WebSocketApi | None
+    functions: Mapping[str, LocalFunction]
+    issuer: DevIssuer
+    page_config: Mapping[str, str] = field(default_factory=dict)
+    web_root: Path | None = None
+    http_api_id: str = field(default_factory=events.api_id)
+    websocket_api_id: str = field(default_factory=events.api_id)
+    _connections: dict[str, _LiveConnection] = field(default_factory=dict, init=False)
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/", self._page, methods=["GET"]),
+            Route("/_local/config", self._page_config, methods=["GET"]),
+            Route("/dev-issuer/.well-known/jwks.json", self._jwks, methods=["GET"]),
+            Route(
+                "/dev-issuer/.well-known/openid-configuration",
+                self._openid_configuration,
+                methods=["GET"],
+            ),
+            Route("/dev-issuer/token", self._mint_token, methods=["POST"]),
+            Route(
+                CONNECTIONS_PREFIX + "/@connections/{connection_id:path}",
+                self._manage_connection,
+                methods=["GET", "POST", "DELETE"],
+            ),
+            WebSocketRoute(WEBSOCKET_PATH, self._websocket),
+            Route("/{path:path}", self._http_api, methods=_ALL_METHODS),
+        ]
+        return Starlette(routes=routes, middleware=_cors_middleware(self.http_api.cors))
+
+    # -- HTTP API -----------------------------------------------------------------------------
+
+    async def _http_api(self, request: Request) -> Response:
+        found = self.http_api.find(request.method, request.url.path)
+        if found is None:
+            return _gateway_error(404, "Not Found")
+        route, path_parameters = found
+        authorization: events.JwtAuthorization | None = None
+        if route.requires_jwt:
+            authorization = self._authorize(request, route)
+            if authorization is None:
+                return _gateway_error(401, "Unauthorized")
+            if not _has_required_scope(authorization, route):
+                return _gateway_error(403, "Forbidden")
+        request_id = events.gateway_id()
+        event = events.http_api_event(
+            events.HttpRequest(
+                method=request.method,
+                raw_path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+                path=request.url.path,
+                raw_query_string=request.scope.get("query_string", b"").decode("latin-1"),
+                headers=[
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, value in request.scope["headers"]
+                ],
+                body=await request.body(),
+                source_ip=request.client.host if request.client else "127.0.0.1",
+                protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
+            ),
+            route_key=route.route_key,
+            path_parameters=path_parameters,
+            authorization=authorization,
+            api_id=self.http_api_id,
+            request_id=request_id,
+            now=datetime.now(UTC),
+        )
+        function = self.functions.get(route.function_id)
+        if function is None:
+            logger.error("%s: %s has no local code", route.route_key, route.function_id)
+            return _gateway_error(500, "Internal Server Error")
+        try:
+            result = await run_in_threadpool(function.invoke, event)
+            response = http_response(result)
+        except Exception:
+            logger.exception("%s failed on %s", route.function_id, route.route_key)
+            response = _gateway_error(500, "Internal Server Error")
+        response.headers["apigw-requestid"] = request_id
+        return response
+
+    def _authorize(self, request: Request, route: HttpRoute) -> events.JwtAuthorization | None:
+        header = request.headers.get("authorization", "").strip()
+        token = header[7:].strip() if header.lower().startswith("bearer ") else header
+        if not token:
+            return None
+        try:
+            claims = self.issuer.verify(token)
+        except jwt.InvalidTokenError as error:
+            logger.info("%s: token rejected: %s", route.route_key, error)
+            return None
+        scope_claim = claims.get("scope", claims.get("scp"))
+        scopes = scope_claim.split() if isinstance(scope_claim, str) else scope_claim
+        return events.JwtAuthorization(claims=claims, scopes=scopes or None)
+
+    # -- WebSocket API ------------------------------------------------------------------------
+
+    async def _websocket(self, socket: WebSocket) -> None:
+        api = self.websocket_api
+        if api is None:
+            await socket.close(code=1008)
+            return
+        now = datetime.now(UTC)
+        facts = events.WebSocketConnection(
+            connection_id=events.gateway_id(),
+            connected_at=now,
+            source_ip=socket.client.host if socket.client else "127.0.0.1",
+            user_agent=socket.headers.get("user-agent", ""),
+            domain_name=socket.headers.get("host", "127.0.0.1"),
+            stage=api.stage,
+            api_id=self.websocket_api_id,
+        )
+        connect_event = events.websocket_connect_event(
+            facts,
+            headers=[
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in socket.scope["headers"]
+            ],
+            raw_query_string=socket.scope.get("query_string", b"").decode("latin-1"),
+            now=now,
+        )
+        status = await self._connect_status(api, connect_event)
+        if not 200 <= status < 300:
+            await _refuse(socket, status)
+            return
+        self._connections[facts.connection_id] = _LiveConnection(facts, socket, now)
+        await socket.accept()
+        close_code, reason = _NO_STATUS_CODE, ""
+        try:
+            while True:
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    close_code = int(message.get("code") or _NO_STATUS_CODE)
+                    reason = message.get("reason") or ""
+                    break
+                body: str | bytes = (
+                    message["text"] if message.get("text") is not None else message["bytes"]
+                )
+                live = self._connections.get(facts.connection_id)
+                if live is not None:
+                    live.last_active_at = datetime.now(UTC)
+                await self._on_message(api, facts, body)
+        except WebSocketDisconnect as disconnect:
+            close_code = disconnect.code
+        finally:
+            self._connections.pop(facts.connection_id, None)
+            await self._invoke_websocket_route(
+                api,
+                "$disconnect",
+                events.websocket_disconnect_event(
+                    facts,
+                    status_code=close_code,
+                    reason=reason or _DISCONNECT_REASONS.get(close_code, ""),
+                    now=datetime.now(UTC),
+                ),
+            )
+
+    async def _connect_status(self, api: WebSocketApi, event: dict[str, Any]) -> int:
+        if "$connect" not in api.routes:
+            return 200  # without a $connect route API Gateway lets everyone in
+        try:
+            result = await self._invoke_websocket_route(api, "$connect", event, reraise=True)
+        except Exception:
+            return 500
+        if isinstance(result, dict) and "statusCode" in result:
+            return int(result["statusCode"])
+        return 200
+
+    async def _on_message(
+        self, api: WebSocketApi, facts: events.WebSocketConnection, body: str | bytes
+    ) -> None:
+        route_key = events.selected_route(body, api.route_selection_expression)
+        if route_key not in api.routes:
+            route_key = "$default"
+        event = events.websocket_message_event(
+            facts, route_key=route_key, body=body, now=datetime.now(UTC)
+        )
+        request_id = event["requestContext"]["requestId"]
+        if route_key not in api.routes:
+            await self._send_gateway_message(facts.connection_id, "Forbidden", request_id)
+            return
+        try:
+            result = await self._invoke_websocket_route(api, route_key, event, reraise=True)
+        except Exception:
+            await self._send_gateway_message(
+                facts.connection_id, "Internal server error", request_id
+            )
+            return
+        if route_key in api.routes_with_response and isinstance(result, dict):
+            reply = result.get("body")
+            if reply is not None:
+                await self.post_to_connection(facts.connection_id, str(reply).encode())
+
+    async def _invoke_websocket_route(
+        self, api: WebSocketApi, route_key: str, event: dict[str, Any], *, reraise: bool = False
+    ) -> Any:
+        function_id = api.routes.get(route_key)
+        function = self.functions.get(function_id) if function_id else None
+        if function is None:
+            return None
+        try:
+            return await run_in_threadpool(function.invoke, event)
+        except Exception:
+            logger.exception("%s failed on WebSocket route %s", function_id, route_key)
+            if reraise:
+                raise
+            return None
+
+    async def _send_gateway_message(
+        self, connection_id: str, message: str, request_id: str
+    ) -> None:
+        payload = {"message": message, "connectionId": connection_id, "requestId": request_id}
+        await self.post_to_connection(connection_id, json.dumps(payload).encode())
+
+    # -- @connections -------------------------------------------------------------------------
+
+    async def post_to_connection(self, connection_id: str, data: bytes) -> bool:
+        """Send `data` to a live connection as one frame; False if it is gone."""
+        connection = self._connections.get(connection_id)
+        if connection is None:
+            return False
+        try:
+            async with connection.send_lock:
+                try:
+                    await connection.socket.send_text(data.decode("utf-8"))
+                except UnicodeDecodeError:
+                    await connection.socket.send_bytes(data)
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            return False
+        connection.last_active_at = datetime.now(UTC)
+        return True
+
+    async def _manage_connection(self, request: Request) -> Response:
+        connection_id = request.path_params["connection_id"]
+        connection = self._connections.get(connection_id)
+        if request.method == "POST":
+            data = await request.body()
+            if len(data) > MAX_POST_TO_CONNECTION_BYTES:
+                return _management_error(413, "PayloadTooLargeException", "Message too long")
+            if await self.post_to_connection(connection_id, data):
+                return Response(status_code=200)
+            return _gone()
+        if connection is None or connection.socket.client_state != WebSocketState.CONNECTED:
+            return _gone()
+        if request.method == "DELETE":
+            self._connections.pop(connection_id, None)
+            await connection.socket.close(code=1000)
+            return Response(status_code=204)
+        # The wire names; boto3 presents them as ConnectedAt, Identity.SourceIp, ...
+        return JSONResponse(
+            {
+                "connectedAt": _iso(connection.facts.connected_at),
+                "identity": {
+                    "sourceIp": connection.facts.source_ip,
+                    "userAgent": connection.facts.user_agent,
+                },
+                "lastActiveAt": _iso(connection.last_active_at),
+            }
+        )
+
+    # -- dev issuer and page ------------------------------------------------------------------
+
+    async def _jwks(self, _request: Request) -> Response:
+        return JSONResponse(self.issuer.jwks())
+
+    async def _openid_configuration(self, _request: Request) -> Response:
+        return JSONResponse(self.issuer.openid_configuration())
+
+    async def _mint_token(self, request: Request) -> Response:
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("sub"), str):
+            return JSONResponse({"message": 'expected {"sub": "<user id>"}'}, status_code=400)
+        token_use = payload.get("token_use", "id")
+        if token_use not in ("id", "access"):
+            return JSONResponse({"message": 'token_use is "id" or "access"'}, status_code=400)
+        token = self.issuer.mint(payload["sub"], email=payload.get("email"), token_use=token_use)
+        return JSONResponse({"token": token})
+
+    async def _page_config(self, _request: Request) -> Response:
+        return JSONResponse(dict(self.page_config))
+
+    async def _page(self, request: Request) -> Response:
+        index = self.web_root / "index.html" if self.web_root else None
+        if index is not None and index.is_file():
+            return FileResponse(index, media_type="text/html")
+        if self.http_api.find("GET", "/") is not None:
+            return await self._http_api(request)
+        return PlainTextResponse("web/index.html is not there yet.", status_code=404)
+
+
+# What API Gateway writes in disconnectReason when the close frame gave none.
+_NO_STATUS_CODE = 1005
+_DISCONNECT_REASONS = {
+    _NO_STATUS_CODE: "Client-side close frame status not set",
+    1001: "Going away",
+    1006: "Connection closed abnormally",
+}
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def http_response(result: Any) -> Response:
+    """Map a handler's result to the HTTP response API Gateway (payload 2.0) would send."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # No statusCode: API Gateway answers 200 with the result as a JSON body.
+        body = result if isinstance(result, str) else json.dumps(result)
+        return Response(body, status_code=200, media_type="application/json")
+    status = int(result["statusCode"])
+    body = result.get("body") or ""
+    content = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    response = Response(content, status_code=status)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for cookie in result.get("cookies") or []:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _gateway_error(status: int, message: str) -> Response:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+def _management_error(status: int, error_type: str, message: str | None) -> Response:
+    # boto3 reads the error code from x-amzn-ErrorType and raises the modelled exception.
+    return JSONResponse(
+        {"message": message}, status_code=status, headers={"x-amzn-ErrorType": error_type}
+    )
+
+
+def _gone() -> Response:
+    return _management_error(410, "GoneException", None)
+
+
+def _has_required_scope(authorization: events.JwtAuthorization, route: HttpRoute) -> bool:
+    if not route.scopes:
+        return True
+    return bool(set(route.scopes) & set(authorization.scopes or ()))
+
+
+async def _refuse(socket: WebSocket, status: int) -> None:
+    """Reject the upgrade with the status `$connect` returned, as API Gateway does."""
+    try:
+        await socket.send_denial_response(
+            JSONResponse({"message": HTTPStatus(status).phrase}, status_code=status)
+        )
+    except RuntimeError:
+        # The server cannot answer an upgrade with a plain HTTP response: refuse by closing.
+        await socket.close(code=1008)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cors_middleware(cors: CorsConfig | None) -> list[Middleware]:
+    if cors is None:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(cors.allow_origins),
+            allow_methods=list(cors.allow_methods),
+            allow_headers=list(cors.allow_headers),
+            expose_headers=list(cors.expose_headers),
+            allow_credentials=cors.allow_credentials,
+            max_age=cors.max_age,
+        )
+    ]

@@ -1,0 +1,358 @@
+"""The Lambda handlers, fed the canonical events in events/, with every real AWS adapter.
+
+Each handler builds its dependencies from the environment template.yaml gives it, so these
+tests also check that the template, the settings and the adapters agree on every name.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from PIL import Image
+from sketchbridge.aws.clients import client
+from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
+from sketchbridge.aws.dynamo_jobs import DynamoJobStore
+from sketchbridge.aws.s3_objects import S3ObjectStore
+from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain.models import JobMessage, JobStatus
+
+from local.dev_jwt import DevIssuer
+from tests.support.handlers import FakeLambdaContext, load_function
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import EmulatedAws
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+# The canonical events' signed-in user (the JWT authorizer's `sub`).
+OWNER = json.loads((EVENTS / "http_post_generation.json").read_text())["requestContext"][
+    "authorizer"
+]["jwt"]["claims"]["sub"]
+SIZE = (128, 96)
+
+
+def canonical(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def signed_in_as(event: dict[str, Any], user: str) -> dict[str, Any]:
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = user
+    return event
+
+
+def post_generation_event(user: str = OWNER) -> dict[str, Any]:
+    event = canonical("http_post_generation")
+    body = json.loads(event["body"])
+    body["params"] |= {"width": SIZE[0], "height": SIZE[1]}
+    event["body"] = json.dumps(body)
+    return signed_in_as(event, user)
+
+
+def get_generation_event(job_id: str, user: str = OWNER) -> dict[str, Any]:
+    event = canonical("http_get_generation")
+    path = f"/generations/{job_id}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = {"id": job_id}
+    return signed_in_as(event, user)
+
+
+def sqs_batch_event(messages: list[dict[str, Any]], *, queue_arn: str) -> dict[str, Any]:
+    """The canonical SQS event, its records replaced by messages really received."""
+    shape = canonical("sqs_job_batch")["Records"][0]
+    records = []
+    for message in messages:
+        record = copy.deepcopy(shape)
+        record |= {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "md5OfBody": message["MD5OfBody"],
+            "eventSourceARN": queue_arn,
+        }
+        record["attributes"] |= {
+            name: value
+            for name, value in message["Attributes"].items()
+            if name in shape["attributes"]
+        }
+        records.append(record)
+    return {"Records": records}
+
+
+def websocket_event(
+    name: str, connection_id: str, *, token: str | None = None, body: Any = None
+) -> dict[str, Any]:
+    event = canonical(name)
+    event["requestContext"]["connectionId"] = connection_id
+    if name == "ws_connect":
+        event["queryStringParameters"] = None if token is None else {"token": token}
+        event["multiValueQueryStringParameters"] = None if token is None else {"token": [token]}
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def call(module: Any, event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = module.lambda_handler(event, FakeLambdaContext())
+    return response
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+@pytest.fixture
+def handlers(cold_start: None) -> SimpleNamespace:
+    """Each function freshly imported and cold, as Lambda would start it in this environment."""
+    return SimpleNamespace(
+        submit=load_function("submit"),
+        query=load_function("query"),
+        processor=load_function("processor"),
+        websocket=load_function("websocket"),
+    )
+
+
+def submit(handlers: SimpleNamespace, user: str = OWNER) -> str:
+    response = call(handlers.submit, post_generation_event(user))
+    assert response["statusCode"] == 202, response["body"]
+    job_id: str = json.loads(response["body"])["id"]
+    return job_id
+
+
+def queued_messages(aws: EmulatedAws, *job_ids: str) -> list[dict[str, Any]]:
+    """The queue's messages for these jobs, in that order; exactly one each."""
+    received = aws.receive_messages()
+    by_job: dict[str, list[dict[str, Any]]] = {job_id: [] for job_id in job_ids}
+    for message in received:
+        job_id = JobMessage.model_validate_json(message["Body"]).job_id
+        if job_id in by_job:
+            by_job[job_id].append(message)
+    assert all(len(messages) == 1 for messages in by_job.values()), by_job
+    return [messages[0] for messages in by_job.values()]
+
+
+def process(handlers: SimpleNamespace, aws: EmulatedAws, messages: list[dict[str, Any]]) -> Any:
+    event = sqs_batch_event(messages, queue_arn=aws.queue_arn)
+    return call(handlers.processor, event)["batchItemFailures"]
+
+
+# -- HTTP and the processor ------------------------------------------------------------------
+
+
+def test_a_submitted_sketch_is_queued_rendered_and_downloadable_by_its_owner(
+    handlers: SimpleNamespace,
+    aws: EmulatedAws,
+    jobs: DynamoJobStore,
+    objects: S3ObjectStore,
+) -> None:
+    response = call(handlers.submit, post_generation_event())
+
+    assert response["statusCode"] == 202
+    accepted = json.loads(response["body"])
+    assert (accepted["status"], accepted["result"]) == ("queued", None)
+    assert (accepted["params"]["width"], accepted["params"]["height"]) == SIZE
+    job_id = accepted["id"]
+    record = jobs.get(job_id)
+    assert record is not None
+    assert (record.status, record.user_id) == (JobStatus.QUEUED, OWNER)
+    assert png_size(objects.get(record.sketch_key)) == (64, 64)
+    [message] = queued_messages(aws, job_id)
+
+    assert process(handlers, aws, [message]) == []
+
+    finished = jobs.get(job_id)
+    assert finished is not None and finished.status is JobStatus.SUCCEEDED
+    assert finished.result_key is not None
+    assert png_size(objects.get(finished.result_key)) == SIZE
+
+    response = call(handlers.query, get_generation_event(job_id))
+    assert response["statusCode"] == 200
+    shown = json.loads(response["body"])
+    assert (shown["status"], shown["progress"]) == ("succeeded", 1.0)
+    assert (shown["result"]["width"], shown["result"]["height"]) == SIZE
+    download = httpx.get(shown["result"]["url"])
+    assert download.status_code == 200
+    assert png_size(download.content) == SIZE
+
+
+def test_another_users_generation_does_not_exist_for_them(
+    handlers: SimpleNamespace, aws: EmulatedAws
+) -> None:
+    job_id = submit(handlers)
+
+    response = call(handlers.query, get_generation_event(job_id, user="someone-else"))
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "not_found"
+    queued_messages(aws, job_id)  # leave the queue as we found it
+
+
+def test_a_message_for_a_job_that_does_not_exist_is_dropped_without_failing_the_batch(
+    handlers: SimpleNamespace, aws: EmulatedAws, jobs: DynamoJobStore
+) -> None:
+    job_id = submit(handlers)
+    missing_id = uuid.uuid4().hex
+    SqsJobQueue(client("sqs"), aws.queue_url).send(JobMessage(job_id=missing_id))
+
+    failures = process(handlers, aws, queued_messages(aws, missing_id, job_id))
+
+    assert failures == []
+    finished = jobs.get(job_id)
+    assert finished is not None and finished.status is JobStatus.SUCCEEDED
+    assert jobs.get(missing_id) is None
+
+
+def test_only_the_message_of_a_job_held_by_another_delivery_is_retried(
+    handlers: SimpleNamespace, aws: EmulatedAws, jobs: DynamoJobStore
+) -> None:
+    busy_id, free_id = submit(handlers), submit(handlers)
+    busy_message, free_message = queued_messages(aws, busy_id, free_id)
+    held = jobs.claim(busy_id, now=int(time.time()), lease_seconds=3600)
+    assert held is not None
+
+    failures = process(handlers, aws, [busy_message, free_message])
+
+    assert failures == [{"itemIdentifier": busy_message["MessageId"]}]
+    assert jobs.get(busy_id) == held  # the other delivery still holds it, untouched
+    free = jobs.get(free_id)
+    assert free is not None and free.status is JobStatus.SUCCEEDED
+
+
+# -- the WebSocket API -----------------------------------------------------------------------
+
+
+def connect(handlers: SimpleNamespace, token: str | None) -> tuple[str, dict[str, Any]]:
+    connection_id = uuid.uuid4().hex
+    return connection_id, call(
+        handlers.websocket, websocket_event("ws_connect", connection_id, token=token)
+    )
+
+
+def subscribe(handlers: SimpleNamespace, connection_id: str, job_id: str) -> dict[str, Any]:
+    body = json.loads(canonical("ws_subscribe")["body"]) | {"id": job_id}
+    return call(handlers.websocket, websocket_event("ws_subscribe", connection_id, body=body))
+
+
+@pytest.mark.parametrize("token_use", ["id", "access"])
+def test_a_valid_token_opens_a_connection_for_its_user(
+    handlers: SimpleNamespace,
+    aws: EmulatedAws,
+    connections: DynamoConnectionStore,
+    token_use: str,
+) -> None:
+    connection_id, response = connect(handlers, aws.issuer.mint("grace", token_use=token_use))
+
+    assert response["statusCode"] == 200
+    assert connections.connection_user(connection_id) == "grace"
+
+
+INVALID_TOKENS = {
+    "no token": lambda issuer: None,
+    "not signed by the issuer": lambda issuer: canonical("ws_connect")["queryStringParameters"][
+        "token"
+    ],
+    "signed by another key": lambda issuer: DevIssuer(issuer.issuer).mint("grace"),
+    "expired": lambda issuer: issuer.mint("grace", lifetime_seconds=-120),
+    "for another application": lambda issuer: issuer.mint(
+        "grace", extra_claims={"aud": "another-app"}
+    ),
+    "from another issuer": lambda issuer: issuer.mint(
+        "grace", extra_claims={"iss": "http://127.0.0.1:9/elsewhere"}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_TOKENS)
+def test_connect_without_a_valid_token_is_refused_with_401(
+    handlers: SimpleNamespace,
+    aws: EmulatedAws,
+    connections: DynamoConnectionStore,
+    case: str,
+) -> None:
+    connection_id, response = connect(handlers, INVALID_TOKENS[case](aws.issuer))
+
+    assert response["statusCode"] == 401
+    assert connections.connection_user(connection_id) is None
+
+
+def test_a_subscriber_hears_the_job_from_its_current_state_to_its_result(
+    handlers: SimpleNamespace, aws: EmulatedAws, connections: DynamoConnectionStore
+) -> None:
+    job_id = submit(handlers)
+    connection_id, _ = connect(handlers, aws.issuer.mint(OWNER))
+
+    assert subscribe(handlers, connection_id, job_id)["statusCode"] == 200
+    [first] = aws.frames.received_by(connection_id)
+    assert (first["type"], first["job_id"], first["status"], first["message"]) == (
+        "status",
+        job_id,
+        "queued",
+        "queued on local",
+    )
+    assert process(handlers, aws, queued_messages(aws, job_id)) == []
+
+    frames = aws.frames.received_by(connection_id)
+    progress = [frame["progress"] for frame in frames if frame["type"] == "progress"]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    # A client drops any frame whose seq is not above the last one it applied.
+    seqs = [frame["seq"] for frame in frames]
+    assert seqs == sorted(set(seqs))
+    result = frames[-1]
+    assert (result["type"], result["status"]) == ("result", "succeeded")
+    assert png_size(httpx.get(result["result"]["url"]).content) == SIZE
+
+    late_id, _ = connect(handlers, aws.issuer.mint(OWNER))
+    subscribe(handlers, late_id, job_id)
+    [late] = aws.frames.received_by(late_id)
+    assert (late["type"], late["seq"], late["result"]["width"]) == ("result", seqs[-1], SIZE[0])
+
+    assert call(handlers.websocket, websocket_event("ws_disconnect", connection_id)) == {
+        "statusCode": 200
+    }
+    assert connections.connection_user(connection_id) is None
+    assert connections.subscribers(job_id) == []  # nor did the late subscriber stay on
+
+
+def test_subscribing_to_another_users_job_is_answered_not_found(
+    handlers: SimpleNamespace, aws: EmulatedAws, connections: DynamoConnectionStore
+) -> None:
+    job_id = submit(handlers)
+    connection_id, _ = connect(handlers, aws.issuer.mint("someone-else"))
+
+    subscribe(handlers, connection_id, job_id)
+
+    [frame] = aws.frames.received_by(connection_id)
+    assert (frame["type"], frame["error"]["code"]) == ("error", "not_found")
+    assert connections.subscribers(job_id) == []
+    queued_messages(aws, job_id)  # leave the queue as we found it
+
+
+def test_a_subscriber_that_has_gone_is_forgotten_and_the_job_still_finishes(
+    handlers: SimpleNamespace,
+    aws: EmulatedAws,
+    jobs: DynamoJobStore,
+    connections: DynamoConnectionStore,
+) -> None:
+    job_id = submit(handlers)
+    connection_id, _ = connect(handlers, aws.issuer.mint(OWNER))
+    subscribe(handlers, connection_id, job_id)
+    aws.frames.gone.add(connection_id)  # the browser tab closed without a $disconnect
+
+    assert process(handlers, aws, queued_messages(aws, job_id)) == []
+
+    finished = jobs.get(job_id)
+    assert finished is not None and finished.status is JobStatus.SUCCEEDED
+    assert connections.connection_user(connection_id) is None
+    assert connections.subscribers(job_id) == []

@@ -1,0 +1,397 @@
+"""The local gateway: HTTP API v2 events, the JWT authorizer, WebSocket routes, @connections.
+
+The stack runs in this process from a copy of the real template.yaml whose functions are tiny
+fakes that echo the events they receive, so the tests see exactly what a handler would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from local.dev_jwt import DevIssuer
+from local.stack import LocalStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+ECHO_HTTP_HANDLER = """
+import base64, json
+
+def lambda_handler(event, context):
+    path = event["rawPath"]
+    if path.endswith("/boom"):
+        raise RuntimeError("the handler failed")
+    if path.endswith("/binary"):
+        return {"statusCode": 200, "headers": {"content-type": "image/png"},
+                "body": base64.b64encode(b"\\x89PNG").decode(), "isBase64Encoded": True}
+    return {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json", "x-function": context.function_name},
+        "cookies": ["seen=1; Path=/"],
+        "body": json.dumps(event),
+    }
+"""
+
+RECORDING_WEBSOCKET_HANDLER = """
+import json, os
+import boto3
+
+EVENTS = {events_file!r}
+
+def lambda_handler(event, context):
+    with open(EVENTS, "a") as log:
+        log.write(json.dumps(event) + "\\n")
+    request = event["requestContext"]
+    if request["routeKey"] == "$connect":
+        token = (event.get("queryStringParameters") or {{}}).get("token")
+        return {{"statusCode": 200 if token == "let-me-in" else 401}}
+    if request["routeKey"] == "subscribe":
+        management = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_MANAGEMENT_URL"]
+        )
+        management.post_to_connection(
+            ConnectionId=request["connectionId"], Data=json.dumps({{"echo": event}}).encode()
+        )
+    return {{"statusCode": 200}}
+"""
+
+NOOP_PROCESSOR = """
+def lambda_handler(event, context):
+    return {"batchItemFailures": []}
+"""
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("websocket") / "events.jsonl"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, events_file: Path) -> Iterator[LocalStack]:
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copy(REPO_ROOT / "template.yaml", root / "template.yaml")
+    handlers = {
+        "submit": ECHO_HTTP_HANDLER,
+        "query": ECHO_HTTP_HANDLER,
+        "websocket": RECORDING_WEBSOCKET_HANDLER.format(events_file=str(events_file)),
+        "processor": NOOP_PROCESSOR,
+    }
+    for name, source in handlers.items():
+        (root / "functions" / name).mkdir(parents=True)
+        (root / "functions" / name / "app.py").write_text(source)
+    with LocalStack(port=0, aws_port=0, template_path=root / "template.yaml") as running:
+        yield running
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        yield client
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def _recorded_events(events_file: Path, route_key: str) -> list[dict[str, Any]]:
+    if not events_file.exists():
+        return []
+    recorded = []
+    for line in events_file.read_text().splitlines():
+        try:
+            recorded.append(json.loads(line))
+        except ValueError:
+            continue  # the handler is still writing this line
+    return [event for event in recorded if event["requestContext"]["routeKey"] == route_key]
+
+
+def _wait_for(condition: Any, what: str) -> Any:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"never saw {what}")
+
+
+def _management_client(stack: LocalStack) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"{stack.api_url}/_connections",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+# -- HTTP API ---------------------------------------------------------------------------------
+
+
+def test_a_request_reaches_the_handler_as_an_http_api_v2_event(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    response = api.post(
+        "/generations?b=2&a=1&a=3",
+        json={"prompt": "a cat"},
+        headers={**_bearer(stack.dev_token), "X-Custom": "yes", "Cookie": "c1=v1; c2=v2"},
+    )
+
+    assert response.status_code == 201
+    event = response.json()
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "POST /generations"
+    assert event["rawPath"] == "/generations"
+    assert event["rawQueryString"] == "b=2&a=1&a=3"
+    assert event["queryStringParameters"] == {"a": "1,3", "b": "2"}
+    assert event["headers"]["x-custom"] == "yes"
+    assert event["headers"]["content-type"] == "application/json"
+    assert "cookie" not in event["headers"]
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert json.loads(event["body"]) == {"prompt": "a cat"}
+    assert event["isBase64Encoded"] is False
+    assert "pathParameters" not in event
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST"
+    assert context["http"]["path"] == "/generations"
+    assert context["http"]["sourceIp"] == "127.0.0.1"
+    assert context["http"]["userAgent"].startswith("python-httpx")
+    assert context["routeKey"] == "POST /generations"
+    assert context["stage"] == "$default"
+    assert context["accountId"] and context["apiId"] and context["requestId"]
+    assert isinstance(context["timeEpoch"], int)
+    assert context["authorizer"]["jwt"]["claims"]["sub"] == "dev-user"
+    assert context["authorizer"]["jwt"]["claims"]["token_use"] == "id"
+
+
+def test_path_parameters_and_the_route_key_come_from_the_template(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    event = api.get("/generations/job-42", headers=_bearer(stack.dev_token)).json()
+
+    assert event["routeKey"] == "GET /generations/{id}"
+    assert event["pathParameters"] == {"id": "job-42"}
+    assert "body" not in event
+    assert "queryStringParameters" not in event
+
+
+def test_the_handlers_status_headers_and_cookies_reach_the_client(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    response = api.get("/providers", headers=_bearer(stack.dev_token))
+
+    assert response.status_code == 201
+    assert response.headers["x-function"] == "sketchbridge-local-QueryFunction"
+    assert response.headers["set-cookie"] == "seen=1; Path=/"
+
+
+def test_a_base64_body_from_the_handler_is_sent_as_bytes(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    response = api.get("/generations/binary", headers=_bearer(stack.dev_token))
+
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == b"\x89PNG"
+
+
+def test_a_failing_handler_answers_500_like_api_gateway(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    response = api.get("/generations/boom", headers=_bearer(stack.dev_token))
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+
+
+def test_an_unknown_route_answers_404_not_found(api: httpx.Client, stack: LocalStack) -> None:
+    for method, path in [("GET", "/nowhere"), ("DELETE", "/generations")]:
+        response = api.request(method, path, headers=_bearer(stack.dev_token))
+
+        assert response.status_code == 404
+        assert response.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer not-a-jwt",
+        "Bearer " + DevIssuer("http://127.0.0.1:1/dev-issuer").mint("mallory"),
+    ],
+    ids=["missing", "garbage", "foreign-issuer"],
+)
+def test_the_authorizer_rejects_a_request_without_a_valid_token(
+    api: httpx.Client, authorization: str | None
+) -> None:
+    headers = {"authorization": authorization} if authorization else {}
+
+    response = api.post("/generations", json={}, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+
+
+def test_the_authorizer_rejects_an_expired_token(api: httpx.Client, stack: LocalStack) -> None:
+    expired = stack.mint_token("dev-user", lifetime_seconds=-60)
+
+    response = api.get("/providers", headers=_bearer(expired))
+
+    assert response.status_code == 401
+
+
+def test_the_dev_issuer_mints_tokens_for_other_users(api: httpx.Client) -> None:
+    token = api.post("/dev-issuer/token", json={"sub": "alice"}).json()["token"]
+
+    event = api.get("/providers", headers=_bearer(token)).json()
+
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
+
+
+def test_the_dev_issuer_publishes_its_keys_where_cognito_does(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    jwks = api.get("/dev-issuer/.well-known/jwks.json").json()
+    config = api.get("/_local/config").json()
+
+    assert [key["kty"] for key in jwks["keys"]] == ["RSA"]
+    assert config == {
+        "api_url": stack.api_url,
+        "ws_url": stack.ws_url,
+        "dev_token": stack.dev_token,
+    }
+
+
+def test_cors_preflight_is_answered_from_the_templates_configuration(api: httpx.Client) -> None:
+    response = api.options(
+        "/generations",
+        headers={
+            "origin": "http://example.test",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+# -- WebSocket API ----------------------------------------------------------------------------
+
+
+def _connect(stack: LocalStack, token: str = "let-me-in") -> ClientConnection:
+    return connect(f"{stack.ws_url}?token={token}", open_timeout=30)
+
+
+def test_connect_passes_the_token_and_a_gateway_shaped_event(
+    stack: LocalStack, events_file: Path
+) -> None:
+    with _connect(stack) as socket:
+        socket.send(json.dumps({"action": "subscribe", "id": "job-1"}))
+        echoed = json.loads(socket.recv(timeout=30))["echo"]
+
+    (connect_event,) = [
+        event
+        for event in _recorded_events(events_file, "$connect")
+        if event["requestContext"]["connectionId"] == echoed["requestContext"]["connectionId"]
+    ]
+    assert connect_event["queryStringParameters"] == {"token": "let-me-in"}
+    assert connect_event["isBase64Encoded"] is False
+    context = connect_event["requestContext"]
+    assert context["eventType"] == "CONNECT"
+    assert context["messageDirection"] == "IN"
+    assert context["stage"] == "dev"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    for key in ("connectedAt", "requestTimeEpoch", "requestTime", "requestId", "apiId"):
+        assert context[key]
+
+    assert echoed["body"] == json.dumps({"action": "subscribe", "id": "job-1"})
+    assert echoed["requestContext"]["eventType"] == "MESSAGE"
+    assert echoed["requestContext"]["routeKey"] == "subscribe"
+    assert echoed["requestContext"]["connectedAt"] == context["connectedAt"]
+
+
+def test_connect_refused_by_the_handler_rejects_the_upgrade(stack: LocalStack) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        _connect(stack, token="wrong")
+
+    assert refused.value.response.status_code == 401
+
+
+def test_a_message_for_no_route_is_answered_forbidden(stack: LocalStack) -> None:
+    with _connect(stack) as socket:
+        socket.send(json.dumps({"action": "dance"}))
+        answer = json.loads(socket.recv(timeout=30))
+
+    assert answer["message"] == "Forbidden"
+    assert answer["connectionId"] and answer["requestId"]
+
+
+def test_closing_the_socket_sends_disconnect(stack: LocalStack, events_file: Path) -> None:
+    with _connect(stack) as socket:
+        socket.send(json.dumps({"action": "subscribe", "id": "job-2"}))
+        connection_id = json.loads(socket.recv(timeout=30))["echo"]["requestContext"][
+            "connectionId"
+        ]
+
+    disconnect = _wait_for(
+        lambda: [
+            event
+            for event in _recorded_events(events_file, "$disconnect")
+            if event["requestContext"]["connectionId"] == connection_id
+        ],
+        "the $disconnect event",
+    )[0]
+    assert disconnect["requestContext"]["eventType"] == "DISCONNECT"
+    assert disconnect["requestContext"]["disconnectStatusCode"] == 1000
+
+
+# -- @connections -----------------------------------------------------------------------------
+
+
+def test_posting_to_an_unknown_connection_raises_gone_exception(stack: LocalStack) -> None:
+    management = _management_client(stack)
+
+    with pytest.raises(management.exceptions.GoneException):
+        management.post_to_connection(ConnectionId="NoSuchConn0=", Data=b"hello")
+
+
+def test_posting_to_a_live_connection_delivers_the_frame(stack: LocalStack) -> None:
+    management = _management_client(stack)
+    with _connect(stack) as socket:
+        socket.send(json.dumps({"action": "subscribe", "id": "job-3"}))
+        connection_id = json.loads(socket.recv(timeout=30))["echo"]["requestContext"][
+            "connectionId"
+        ]
+
+        management.post_to_connection(ConnectionId=connection_id, Data=b'{"type":"status"}')
+        info = management.get_connection(ConnectionId=connection_id)
+
+        assert json.loads(socket.recv(timeout=30)) == {"type": "status"}
+        assert info["Identity"]["SourceIp"] == "127.0.0.1"
+        assert info["ConnectedAt"] <= info["LastActiveAt"]
+
+
+def test_deleting_a_connection_closes_the_socket(stack: LocalStack) -> None:
+    management = _management_client(stack)
+    with _connect(stack) as socket:
+        socket.send(json.dumps({"action": "subscribe", "id": "job-4"}))
+        connection_id = json.loads(socket.recv(timeout=30))["echo"]["requestContext"][
+            "connectionId"
+        ]
+
+        management.delete_connection(ConnectionId=connection_id)
+
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=30)
+    with pytest.raises(management.exceptions.GoneException):
+        management.post_to_connection(ConnectionId=connection_id, Data=b"late")
