@@ -25,6 +25,7 @@ SKETCHES = ROOT.parent / "shared" / "sketches"
 sys.path.insert(0, str(ROOT / "shared"))
 
 from PIL import Image  # noqa: E402
+
 from sketchbridge.preprocessing.decode import decode_sketch  # noqa: E402
 from sketchbridge.preprocessing.pipeline import preprocess  # noqa: E402
 from sketchbridge.preprocessing.targets import PROVIDER_IMAGE_SPECS  # noqa: E402

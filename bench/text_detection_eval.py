@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "shared"))
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
 from sketchbridge.preprocessing.text import (  # noqa: E402
     HeuristicTextDetector,
     RapidOcrTextDetector,

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import JobMessage
 from sketchbridge.services.process_job import process_job

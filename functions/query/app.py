@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sketchbridge.api.http import create_resolver, json_response, user_id
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.services.get_generation import get_generation

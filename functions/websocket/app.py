@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
+
 from sketchbridge.bootstrap import dependencies, token_verifier
 from sketchbridge.domain.errors import UnauthorizedError
 from sketchbridge.domain.models import SubscribeMessage

@@ -40,9 +40,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sketchbridge.providers.bedrock import BedrockConfig
-from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
-from sketchbridge.providers.local_renderer import render_sketch
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -51,6 +48,9 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.providers.bedrock import BedrockConfig
+from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
+from sketchbridge.providers.local_renderer import render_sketch
 
 # Stability's limits for the Control Sketch input image (stability.md).
 MIN_IMAGE_SIDE = 64

@@ -34,7 +34,7 @@ from the sketch. Scripted outcomes (``local/standins/control.py``):
                 (``event: error``, ``data: <Error>``) and the end of the stream;
                 otherwise 500 ``server_error``
 
-Run alone: ``python -m local.standins.openai --port 4020``.
+Run alone: ``python -m local.standins.openai --port 4020 [--seconds-per-partial 0.5]``.
 """
 
 from __future__ import annotations
@@ -57,9 +57,6 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
-from sketchbridge.providers.local_renderer import MIN_SIDE as RENDER_MIN_SIDE
-from sketchbridge.providers.local_renderer import render_sketch
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -68,6 +65,9 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
+from sketchbridge.providers.local_renderer import MIN_SIDE as RENDER_MIN_SIDE
+from sketchbridge.providers.local_renderer import render_sketch
 
 DEFAULT_EDIT_MODEL = "gpt-image-1.5"  # the spec's default for edits
 DEFAULT_GENERATION_MODEL = "gpt-image-1.5"  # [?] the spec says dall-e-2, which is retired
@@ -314,7 +314,7 @@ async def _stream_events(
     if aborted:
         # The spec's ErrorEvent: ``data`` is a bare Error object. [?] The images API's real
         # mid-stream error payload is not documented.
-        yield sse_event("error", {**_error_body(*DEFAULT_ERRORS[500], param=None)})
+        yield sse_event("error", _error_body(*DEFAULT_ERRORS[500], param=None))
         return
     await asyncio.sleep(seconds_per_partial)
     for final in images.finals:
@@ -707,8 +707,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4020)
     parser.add_argument("--api-key", default=None, help="the only key accepted (default: any)")
+    parser.add_argument(
+        "--seconds-per-partial", type=float, default=0.0, help="pace of streamed previews"
+    )
     arguments = parser.parse_args()
-    server = BackgroundServer(create_app(api_key=arguments.api_key), listen(arguments.port))
+    app = create_app(api_key=arguments.api_key, seconds_per_partial=arguments.seconds_per_partial)
+    server = BackgroundServer(app, listen(arguments.port))
     server.start()
     print(f"OpenAI stand-in on http://127.0.0.1:{server.port}  (OPENAI_BASE_URL=…/v1)")
     try:

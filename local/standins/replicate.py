@@ -62,7 +62,6 @@ from http import HTTPStatus
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sketchbridge.providers.local_renderer import render_sketch
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -70,6 +69,7 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.providers.local_renderer import render_sketch
 
 PROBLEM_JSON = "application/problem+json"
 # What Replicate answers for these statuses, as recorded or quoted (replicate-examples/).
@@ -583,7 +583,11 @@ def output_size(input_size: tuple[int, int], megapixels: str) -> tuple[int, int]
         scale = min(1.0, 1440 / max(width, height))
     else:
         scale = math.sqrt(float(megapixels) * 1024 * 1024 / (width * height))
-    return tuple(max(64, min(1440, round(side * scale / 16) * 16)) for side in (width, height))  # type: ignore[return-value]
+
+    def fitted(side: int) -> int:
+        return max(64, min(1440, round(side * scale / 16) * 16))
+
+    return fitted(width), fitted(height)
 
 
 def prefer_wait_seconds(header: str | None) -> int | None:
@@ -640,11 +644,12 @@ def form_parts(content_type: str, body: bytes) -> dict[str, tuple[str, str, byte
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     parts: dict[str, tuple[str, str, bytes]] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            payload = part.get_payload(decode=True) or b""
-            parts[str(name)] = (part.get_filename() or "", part.get_content_type(), payload)
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
+            parts[str(name)] = (part.get_filename() or "", part.get_content_type(), content)
     return parts
 
 

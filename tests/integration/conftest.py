@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sketchbridge import bootstrap, settings
-from sketchbridge.aws.clients import client
-from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
-from sketchbridge.aws.dynamo_jobs import DynamoJobStore
-from sketchbridge.aws.s3_objects import S3ObjectStore
 
 from local.dev_jwt import DevIssuer
 from local.moto_server import MotoServer
 from local.provision import provision
 from local.stack import handler_environment
 from local.template import load_template
+from sketchbridge import bootstrap, settings
+from sketchbridge.aws.clients import client
+from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
+from sketchbridge.aws.dynamo_jobs import DynamoJobStore
+from sketchbridge.aws.s3_objects import S3ObjectStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISSUER_PATH = "/issuer"

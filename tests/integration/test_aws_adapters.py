@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from PIL import Image
+
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore

@@ -19,9 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sketchbridge import cli
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
+
+from sketchbridge import cli
 
 pytestmark = pytest.mark.enable_socket
 

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from PIL import Image
+
+from local.dev_jwt import DevIssuer
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.sqs_queue import SqsJobQueue
 from sketchbridge.domain.models import JobMessage, JobStatus
-
-from local.dev_jwt import DevIssuer
 from tests.support.handlers import FakeLambdaContext, load_function
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+
 from sketchbridge.domain.errors import InvalidSketchError
 from sketchbridge.domain.fingerprint import fingerprint
 from sketchbridge.preprocessing.decode import decode_sketch

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+
 from sketchbridge.providers.local_renderer import MAX_SIDE, MIN_SIDE, render_sketch
 
 PROMPT_WORDS = ["turtle", "red", "sea", "sunset", "watercolor", "pencil", "neon", "night", "dark"]

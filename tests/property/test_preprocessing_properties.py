@@ -8,6 +8,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+
 from sketchbridge.domain.errors import InvalidSketchError
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_provider_size, fit_for_provider

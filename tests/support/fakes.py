@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
 from sketchbridge.domain.models import ErrorInfo, JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import (

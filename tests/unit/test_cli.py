@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+
 from sketchbridge import cli
 from sketchbridge.domain.models import JobEventMessage, JobStatus, ProvidersResponse
 

@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 from PIL import Image, ImageDraw
+
 from sketchbridge.domain.errors import (
     EmptySketchError,
     ImageTooLargeError,
@@ -12,7 +13,6 @@ from sketchbridge.domain.errors import (
     UnsupportedFormatError,
 )
 from sketchbridge.preprocessing.decode import decode_sketch, parse_data_url
-
 from tests.support.fakes import SKETCHES
 
 

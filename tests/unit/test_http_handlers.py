@@ -7,8 +7,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sketchbridge.services.ports import Dependencies
 
+from sketchbridge.services.ports import Dependencies
 from tests.support.fakes import fake_dependencies, sketch_data_url
 from tests.support.handlers import FakeLambdaContext, http_event, load_function
 

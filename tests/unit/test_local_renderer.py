@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageOps
+
 from sketchbridge.providers.local_renderer import palette_from_prompt, render_sketch
 
 # The team's sample sketches (ControlNet test images, Apache-2.0), see their README.

@@ -9,9 +9,9 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
 from sketchbridge.domain.errors import InvalidSketchError
 from sketchbridge.preprocessing.decode import decode_sketch, encode_png
-
 from tests.support.fakes import SKETCHES
 
 DOCUMENTED_CODES = {

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.preprocessing.fit import ProviderImageSpec
 from sketchbridge.preprocessing.pipeline import preprocess
 from sketchbridge.preprocessing.report import preprocess_file
 from sketchbridge.preprocessing.targets import PROVIDER_IMAGE_SPECS, spec_for
-
 from tests.support.fakes import SKETCHES
 
 SKETCH_NAMES = ["backpack.png", "balloon.png", "person-transparent.png", "turtle.png"]

@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sketchbridge.domain.errors import ContentPolicyError, ProviderUnavailableError
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
 from sketchbridge.services import subscriptions
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import JobBusyError, Outcome, process_job
 from sketchbridge.services.submit_generation import submit_generation
-
 from tests.support.fakes import FakeProvider, FakeTokenVerifier, fake_dependencies, sketch_data_url
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+
 from sketchbridge.domain.errors import (
     EmptySketchError,
     InternalError,
@@ -11,7 +12,6 @@ from sketchbridge.domain.errors import (
 )
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
 from sketchbridge.services.submit_generation import submit_generation
-
 from tests.support.fakes import FakeQueue, fake_dependencies, png_data_url, sketch_data_url
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sketchbridge.domain.errors import UnauthorizedError
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, SubscribeMessage
 from sketchbridge.services import subscriptions
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.submit_generation import submit_generation
-
 from tests.support.fakes import FakeTokenVerifier, fake_dependencies, sketch_data_url
 
 

@@ -37,7 +37,8 @@ class DynamoJobStore:
         attributes = self._update_if(
             job_id,
             update="SET #status = :running, lease_expires_at = :lease, "
-            "attempts = if_not_exists(attempts, :zero) + :one, seq = if_not_exists(seq, :zero) + :one",
+            "attempts = if_not_exists(attempts, :zero) + :one, "
+            "seq = if_not_exists(seq, :zero) + :one",
             condition="#status = :queued OR (#status = :running AND lease_expires_at < :now)",
             values={
                 ":running": JobStatus.RUNNING.value,
