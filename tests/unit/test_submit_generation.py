@@ -117,3 +117,57 @@ def test_accepts_jpeg_and_webp_and_transparent_png() -> None:
         _request(sketch=sketch_data_url("person-transparent.png")), user_id="a", deps=deps
     )
     assert len(deps.queue.messages) == 3  # type: ignore[attr-defined]
+
+
+def test_the_same_drawing_exported_two_ways_has_one_fingerprint() -> None:
+    # A canvas export with transparency and the same drawing flattened on white
+    # are the same sketch: the canonical preprocessed bytes make them hash alike.
+    transparent = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(transparent).ellipse((40, 40, 260, 160), outline=(0, 0, 0, 255), width=5)
+    flattened = Image.alpha_composite(Image.new("RGBA", (300, 200), "white"), transparent)
+    deps = fake_dependencies()
+    params = GenerationParams(seed=3)
+    a = submit_generation(
+        _request(sketch=png_data_url(transparent), params=params), user_id="a", deps=deps
+    )
+    b = submit_generation(
+        _request(sketch=png_data_url(flattened.convert("RGB"), "PNG"), params=params),
+        user_id="a",
+        deps=deps,
+    )
+    assert deps.jobs.get(a.id).fingerprint == deps.jobs.get(b.id).fingerprint  # type: ignore[union-attr]
+
+
+def test_a_palette_hint_reaches_the_provider_prompt() -> None:
+    from tests.support.fakes import FakeProvider
+
+    seen: list[str] = []
+
+    class RecordingProvider(FakeProvider):
+        def generate(self, request, on_progress):  # type: ignore[no-untyped-def]
+            seen.append(request.prompt)
+            return super().generate(request, on_progress)
+
+    from sketchbridge.services.process_job import process_job
+
+    provider = RecordingProvider()
+    deps = fake_dependencies(provider=provider)
+    coloured = Image.new("RGB", (200, 200), "white")
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(coloured)
+    draw.rectangle((20, 20, 180, 180), outline="black", width=4, fill=(220, 30, 30))
+    job = submit_generation(
+        _request(
+            sketch=png_data_url(coloured),
+            provider="fake",
+            preprocessing={"palette_hint": True},
+            params=GenerationParams(steps=1, width=128, height=128),
+        ),
+        user_id="a",
+        deps=deps,
+    )
+    process_job(job.id, receive_count=1, deps=deps)
+    assert seen and seen[0].startswith("a sea turtle, watercolor; ") and "red" in seen[0]

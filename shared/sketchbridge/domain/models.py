@@ -44,6 +44,18 @@ class GenerationParams(_Strict):
     height: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
 
 
+class PreprocessingOptions(_Strict):
+    """How the sketch is prepared before a provider sees it."""
+
+    # keep: send labels as drawn; remove: erase them so models do not render
+    # garbled glyphs; describe: erase them and add the words to the prompt.
+    text: Literal["keep", "remove", "describe"] = "keep"
+    # Add the sketch's dominant colours, by name, to the prompt.
+    palette_hint: bool = False
+    # Fit to the provider's size by padding (keeps everything) or cropping.
+    fit: Literal["pad", "crop"] = "pad"
+
+
 class GenerationRequest(_Strict):
     """Body of ``POST /generations``."""
 
@@ -52,6 +64,7 @@ class GenerationRequest(_Strict):
     negative_prompt: str | None = Field(default=None, max_length=2000)
     provider: str = Field(default="auto", min_length=1, max_length=64)
     params: GenerationParams = Field(default_factory=GenerationParams)
+    preprocessing: PreprocessingOptions = Field(default_factory=PreprocessingOptions)
 
     @field_validator("prompt")
     @classmethod
@@ -118,6 +131,8 @@ class JobRecord(BaseModel):
     progress: float = 0.0
     prompt: str
     negative_prompt: str | None = None
+    # Words the preprocessing found (palette, labels) that the provider's prompt gets.
+    prompt_hint: str | None = None
     provider_requested: str
     provider: str | None = None
     model: str | None = None

@@ -37,9 +37,33 @@ def luminance(image: Image.Image) -> np.ndarray[Any, np.dtype[np.uint8]]:
     return np.asarray(image.convert("L"))
 
 
+# The outer ring of the image that stands for the paper, as a share of the short side.
+PAPER_RING_FRACTION = 0.04
+# Paper greyer than this (max - min channel) can be dark paper; more colourful is a fill.
+GREY_PAPER_SATURATION = 48
+
+
 def lighten_dark_paper(image: Image.Image) -> Normalised:
-    """Invert a sketch drawn light-on-dark so that the paper is light and the ink dark."""
-    if int(np.median(luminance(image))) < DARK_PAPER:
+    """Invert a sketch drawn light-on-dark so that the paper is light and the ink dark.
+
+    The paper is judged on the image's outer ring, where drawings rarely reach,
+    and must be dark and colourless: a sketch whose middle is filled with a
+    dark colour is a coloured drawing, not dark paper.
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    height, width = rgb.shape[:2]
+    ring = max(1, round(min(width, height) * PAPER_RING_FRACTION))
+    border = np.concatenate(
+        [
+            rgb[:ring].reshape(-1, 3),
+            rgb[-ring:].reshape(-1, 3),
+            rgb[:, :ring].reshape(-1, 3),
+            rgb[:, -ring:].reshape(-1, 3),
+        ]
+    )
+    paper_luminance = np.median(border @ np.array([299, 587, 114]) // 1000)
+    paper_saturation = np.median(border.max(axis=1) - border.min(axis=1))
+    if paper_luminance < DARK_PAPER and paper_saturation < GREY_PAPER_SATURATION:
         return Normalised(ImageOps.invert(image.convert("RGB")), ("invert_dark_paper",))
     return Normalised(image, ())
 

@@ -109,10 +109,11 @@ def preprocess(
         if fitted.resized:
             verb = "pad" if fitted.padded else "crop" if fit_mode == "crop" else "resize"
             steps.append(f"{verb}_to_{fitted.size[0]}x{fitted.size[1]}")
+        if palette:
+            # The drawing's own colours, before contrast stretching shifts them.
+            colours = timed("palette", lambda: dominant_colours(fitted.image))
         image = apply("contrast", stretch_contrast, fitted.image)
         image = apply("specks", remove_specks, image)
-        if palette:
-            colours = timed("palette", lambda: dominant_colours(image))
         if text_mode != "keep":
             regions = timed("text", lambda: detector.detect(image))
             if regions:

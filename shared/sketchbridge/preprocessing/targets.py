@@ -69,7 +69,7 @@ DEFAULT_SPEC = PROVIDER_IMAGE_SPECS["local"]
 
 # Provider names as the API knows them → the spec of their default model.
 PROVIDER_ALIASES: dict[str, str] = {
-    "replicate": "replicate-controlnet-scribble",
+    "replicate": "replicate-flux-canny",
     "bedrock": "stability-sketch",
 }
 

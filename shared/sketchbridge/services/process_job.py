@@ -113,7 +113,9 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
     result = provider.generate(
         ProviderRequest(
             sketch=sketch,
-            prompt=record.prompt,
+            prompt=f"{record.prompt}; {record.prompt_hint}"
+            if record.prompt_hint
+            else record.prompt,
             negative_prompt=record.negative_prompt,
             seed=params.seed,
             steps=params.steps,

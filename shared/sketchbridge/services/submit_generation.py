@@ -19,8 +19,11 @@ from sketchbridge.domain.models import (
     JobStatus,
     ResolvedParams,
 )
-from sketchbridge.preprocessing.decode import decode_sketch, encode_png, parse_data_url
-from sketchbridge.preprocessing.fit import choose_output_size
+from sketchbridge.preprocessing.decode import decode_sketch, parse_data_url
+from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
+from sketchbridge.preprocessing.pipeline import preprocess
+from sketchbridge.preprocessing.targets import spec_for
+from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
 
@@ -29,10 +32,10 @@ def submit_generation(
     request: GenerationRequest, *, user_id: str, deps: Dependencies
 ) -> JobResponse:
     provider = deps.providers.resolve(request.provider)
-    sketch = decode_sketch(parse_data_url(request.sketch)).image
+    decoded = decode_sketch(parse_data_url(request.sketch))
     caps = provider.capabilities
     width, height = choose_output_size(
-        sketch.size,
+        decoded.image.size,
         width=request.params.width,
         height=request.params.height,
         min_side=caps.min_side,
@@ -51,10 +54,19 @@ def submit_generation(
         height=height,
     )
 
-    sketch_png = encode_png(sketch)
-    sketch_sha256 = hashlib.sha256(sketch_png).hexdigest()
+    # The canonical preprocessed bytes are what the provider gets and what the
+    # fingerprint hashes: the same drawing always yields the same bytes.
+    options = request.preprocessing
+    prepared = preprocess(
+        decoded,
+        target=_image_spec(provider),
+        text_mode=options.text,
+        palette=options.palette_hint,
+        fit_mode=options.fit,
+    )
+    sketch_sha256 = hashlib.sha256(prepared.png).hexdigest()
     sketch_key = f"sketches/{sketch_sha256}.png"
-    deps.objects.put(sketch_key, sketch_png, content_type="image/png")
+    deps.objects.put(sketch_key, prepared.png, content_type="image/png")
 
     now = deps.clock()
     stamp = now.isoformat()
@@ -64,6 +76,7 @@ def submit_generation(
         status=JobStatus.QUEUED,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
+        prompt_hint=prepared.prompt_hint,
         provider_requested=request.provider,
         provider=provider.name,
         model=provider.model,
@@ -74,6 +87,7 @@ def submit_generation(
             request={
                 "prompt": request.prompt,
                 "negative_prompt": request.negative_prompt,
+                "preprocessing": prepared.settings,
                 "provider": provider.name,
                 "model": provider.model,
                 "params": params.model_dump(),
@@ -96,3 +110,18 @@ def submit_generation(
         )
         raise error from exc
     return job_response(record, deps.objects, url_ttl=deps.result_url_ttl_seconds)
+
+
+def _image_spec(provider: ImageProvider) -> ProviderImageSpec:
+    """The input image the provider takes: its listed spec, else one from its capabilities."""
+    try:
+        return spec_for(provider.name)
+    except KeyError:
+        caps = provider.capabilities
+        return ProviderImageSpec(
+            name=provider.name,
+            control="sketch",
+            multiple=caps.size_multiple,
+            min_side=caps.min_side,
+            max_side=caps.max_side,
+        )
