@@ -6,6 +6,7 @@ call builds the dependencies and later calls in the same container reuse them.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from sketchbridge.auth import JwksTokenVerifier
@@ -16,7 +17,7 @@ from sketchbridge.settings import current_settings
 
 @lru_cache(maxsize=1)
 def dependencies() -> Dependencies:
-    return build_dependencies(current_settings())
+    return build_dependencies(current_settings(), os.environ)
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,16 @@ class Settings(BaseModel):
     job_lease_seconds: int = Field(default=150, alias="JOB_LEASE_SECONDS", ge=10)
     # Receives after which a retryable failure becomes final (the queue's maxReceiveCount).
     max_receive_count: int = Field(default=3, alias="MAX_RECEIVE_COUNT", ge=1)
+    # Providers this deployment may call, in order of preference for "auto".
+    enabled_providers: str = Field(default="local", alias="ENABLED_PROVIDERS")
+    # The Secrets Manager secret holding provider keys as JSON; empty: env vars only.
+    provider_keys_secret: str = Field(default="", alias="PROVIDER_KEYS_SECRET")
+    # One provider call's whole budget, retries and polling included.
+    provider_timeout_seconds: float = Field(default=90.0, alias="PROVIDER_TIMEOUT_SECONDS", gt=0)
+
+    @property
+    def provider_names(self) -> list[str]:
+        return [name.strip() for name in self.enabled_providers.split(",") if name.strip()]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

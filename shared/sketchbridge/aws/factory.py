@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.connections_pusher import ApiGatewayPusher
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
+from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sqs_queue import SqsJobQueue
-from sketchbridge.providers.registry import default_registry
+from sketchbridge.providers.registry import build_registry
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import Settings
 
 
-def build_dependencies(settings: Settings) -> Dependencies:
+def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Dependencies:
     dynamodb = client("dynamodb")
+    secret = settings.provider_keys_secret
+    keys = ProviderKeys(client("secretsmanager") if secret else None, secret or None)
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
@@ -23,9 +28,10 @@ def build_dependencies(settings: Settings) -> Dependencies:
         pusher=ApiGatewayPusher(
             client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
         ),
-        providers=default_registry(),
+        providers=build_registry(settings.provider_names, keys=keys.reader, environ=environ),
         result_url_ttl_seconds=settings.result_url_ttl_seconds,
         job_ttl_days=settings.job_ttl_days,
         job_lease_seconds=settings.job_lease_seconds,
         max_receive_count=settings.max_receive_count,
+        provider_timeout_seconds=settings.provider_timeout_seconds,
     )

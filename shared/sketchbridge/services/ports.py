@@ -92,4 +92,5 @@ class Dependencies:
     connection_ttl_hours: int = 2
     job_lease_seconds: int = 150
     max_receive_count: int = 3
+    provider_timeout_seconds: float = 90.0
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -123,6 +123,7 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
             guidance_scale=params.guidance_scale,
             width=params.width,
             height=params.height,
+            timeout_s=deps.provider_timeout_seconds,
         ),
         on_progress,
     )
