@@ -261,11 +261,24 @@ class _Creators:
         self._dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
         self._sqs = session.client("sqs", endpoint_url=endpoint_url)
         self._s3 = session.client("s3", endpoint_url=endpoint_url)
+        self._secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
         self.by_type: dict[str, Creator] = {
             "AWS::DynamoDB::Table": self.table,
             "AWS::SQS::Queue": self.queue,
             "AWS::S3::Bucket": self.bucket,
+            "AWS::SecretsManager::Secret": self.secret,
         }
+
+    def secret(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The secret as the template declares it; keys are put into it afterwards."""
+        name = properties.get("Name") or physical_name(logical_id)
+        arn = self._secrets.create_secret(
+            Name=name,
+            Description=properties.get("Description", ""),
+            SecretString=properties.get("SecretString", "{}"),
+        )["ARN"]
+        # Ref on a secret is its ARN, which is what the functions receive.
+        return arn, {"Id": arn}
 
     def table(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         name = properties.get("TableName") or physical_name(logical_id)

@@ -26,6 +26,8 @@ DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}
 # Read by Powertools and the log setup, not by sketchbridge.settings, so the
 # architecture table leaves them out.
 RUNTIME_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
+# Read by a provider adapter's own Config.from_env, not by sketchbridge.settings.
+PROVIDER_CONFIG_VARIABLES = {"BEDROCK_REGION"}
 FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600
 
 
@@ -267,8 +269,17 @@ def test_every_settings_variable_the_template_sets_is_one_settings_reads(
 
     for name, function in functions.items():
         environment = set(_environment(function, function_globals))
-        assert environment - RUNTIME_VARIABLES <= read_by_settings, name
+        assert environment - RUNTIME_VARIABLES - PROVIDER_CONFIG_VARIABLES <= read_by_settings, name
         assert required <= environment, f"{name} would fail its first cold start"
+
+
+def test_provider_variables_the_template_sets_are_read_by_an_adapter(repo_root: Path) -> None:
+    adapters = "".join(
+        path.read_text(encoding="utf-8")
+        for path in (repo_root / "shared" / "sketchbridge" / "providers").glob("*.py")
+    )
+    for variable in PROVIDER_CONFIG_VARIABLES:
+        assert f'"{variable}"' in adapters, variable
 
 
 def test_powertools_names_the_service_and_its_metrics(function_globals: dict[str, Any]) -> None:
