@@ -159,3 +159,24 @@ def test_a_gone_subscriber_is_forgotten() -> None:
     deps.pusher.gone.add("conn-1")  # type: ignore[attr-defined]
     process_job(job_id, receive_count=1, deps=deps)
     assert deps.connections.subscribers(job_id) == []
+
+
+def test_partial_images_reach_the_subscriber_as_urls_not_bytes() -> None:
+    from sketchbridge.providers.base import ProgressUpdate
+
+    class PreviewingProvider(FakeProvider):
+        def generate(self, request, on_progress):  # type: ignore[no-untyped-def]
+            on_progress(ProgressUpdate(step=1, total_steps=2, preview_png=b"\x89PNG partial"))
+            return super().generate(request, lambda update: None)
+
+    provider = PreviewingProvider()
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    _watch(deps, job_id)
+    process_job(job_id, receive_count=1, deps=deps)
+
+    (preview,) = [f for f in _frames(deps) if f.get("preview_url")]
+    key = f"previews/{job_id}/1.png"
+    assert preview["preview_url"].endswith(f"{key}?expires=3600")  # type: ignore[union-attr]
+    assert deps.objects.get(key) == b"\x89PNG partial"
+    assert all(len(json.dumps(f)) < 32 * 1024 for f in _frames(deps))

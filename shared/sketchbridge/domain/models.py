@@ -174,6 +174,8 @@ class JobEventMessage(BaseModel):
     message: str | None = None
     step: int | None = None
     total_steps: int | None = None
+    # A short-lived URL of a partial image, for providers that stream them.
+    preview_url: str | None = None
     result: ResultInfo | None = None
     error: ErrorInfo | None = None
 

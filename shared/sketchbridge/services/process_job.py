@@ -108,6 +108,7 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
             step=update.step,
             total_steps=update.total_steps,
             message=update.message,
+            preview_url=_store_preview(record, update, deps),
         )
 
     result = provider.generate(
@@ -143,6 +144,15 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
         }
     )
     return finished if deps.jobs.complete(finished) else None
+
+
+def _store_preview(record: JobRecord, update: ProgressUpdate, deps: Dependencies) -> str | None:
+    """Store a partial image and return its URL: frames carry URLs, never image bytes."""
+    if update.preview_png is None:
+        return None
+    key = f"previews/{record.id}/{update.step}.png"
+    deps.objects.put(key, update.preview_png, content_type="image/png")
+    return deps.objects.presigned_url(key, expires_in=deps.result_url_ttl_seconds)
 
 
 def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
