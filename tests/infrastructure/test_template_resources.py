@@ -185,6 +185,7 @@ def test_sketches_and_results_expire_after_the_retention_period(
     assert expiry_by_prefix == {
         "sketches/": {"Ref": "ResultRetentionDays"},
         "results/": {"Ref": "ResultRetentionDays"},
+        "previews/": 1,
     }
     assert any("AbortIncompleteMultipartUpload" in rule for rule in enabled)
 
