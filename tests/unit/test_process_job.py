@@ -180,3 +180,28 @@ def test_partial_images_reach_the_subscriber_as_urls_not_bytes() -> None:
     assert preview["preview_url"].endswith(f"{key}?expires=3600")  # type: ignore[union-attr]
     assert deps.objects.get(key) == b"\x89PNG partial"
     assert all(len(json.dumps(f)) < 32 * 1024 for f in _frames(deps))
+
+
+def test_a_policy_refusal_suggests_a_gentler_prompt() -> None:
+    provider = FakeProvider(errors=[ContentPolicyError("Refused.", provider="fake")])
+    deps = fake_dependencies(provider=provider)
+    request = GenerationRequest(
+        sketch=sketch_data_url(),
+        prompt="a turtle with a gun",
+        provider="fake",
+        params=GenerationParams(steps=1, width=128, height=128),
+    )
+    job_id = submit_generation(request, user_id="ada", deps=deps).id
+    process_job(job_id, receive_count=1, deps=deps)
+    error = deps.jobs.get(job_id).error  # type: ignore[union-attr]
+    assert error is not None and "'gun'" in error.suggestions[0]
+    assert error.suggestions[1] == 'Try: "a turtle with a toy"'
+
+
+def test_an_outage_suggests_the_other_providers() -> None:
+    provider = FakeProvider(errors=[ProviderUnavailableError("Down.", provider="fake")])
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    process_job(job_id, receive_count=deps.max_receive_count, deps=deps)
+    error = deps.jobs.get(job_id).error  # type: ignore[union-attr]
+    assert error is not None and error.suggestions[0] == "Try another provider: local."

@@ -11,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sketchbridge.domain.errors import InternalError, SketchbridgeError
+from sketchbridge.domain.errors import (
+    ContentPolicyError,
+    InternalError,
+    ProviderError,
+    SketchbridgeError,
+)
 from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobRecord, JobStatus
+from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
 from sketchbridge.services.job_events import publish
@@ -155,6 +161,15 @@ def _store_preview(record: JobRecord, update: ProgressUpdate, deps: Dependencies
     return deps.objects.presigned_url(key, expires_in=deps.result_url_ttl_seconds)
 
 
+def _suggestions_for(error: SketchbridgeError, record: JobRecord, deps: Dependencies) -> list[str]:
+    """The error's own advice, made specific to this prompt and this deployment."""
+    if isinstance(error, ContentPolicyError):
+        return [*policy_suggestions(record.prompt), *error.suggestions]
+    if isinstance(error, ProviderError) and error.failover:
+        return [*outage_suggestions(error.provider, deps.providers.names), *error.suggestions]
+    return list(error.suggestions)
+
+
 def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
     seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat())
     if seq is not None:
@@ -165,7 +180,7 @@ def _fail(record: JobRecord, error: SketchbridgeError, deps: Dependencies) -> No
     info = ErrorInfo(
         code=error.code,
         message=error.message,
-        suggestions=list(error.suggestions),
+        suggestions=_suggestions_for(error, record, deps),
         retryable=error.retryable,
     )
     stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat())
