@@ -1,7 +1,9 @@
 """The whole offline stack: `python -m local.stack [--port 3000] [--aws-port 0] [--standins]`.
 
 Starts moto, provisions what `template.yaml` declares, points the handlers at it through the
-process environment, starts the SQS pollers and serves the gateway. Tests use `LocalStack`
+process environment, starts the SQS pollers and serves the gateway. With `--standins` it also
+starts the Replicate, OpenAI and Bedrock stand-ins (`local/standins/`), points the real adapters
+at them and enables those providers; `auto` stays `local`. Tests use `LocalStack`
 in-process (`with LocalStack(port=0, aws_port=0) as stack: ...`) or `StackProcess`, which runs
 `python -m local.stack` in a subprocess and reads the URLs from its state file.
 """
@@ -31,6 +33,7 @@ from local.moto_server import DUMMY_CREDENTIALS, MotoServer
 from local.poller import QueuePoller
 from local.provision import Provisioned, provision
 from local.server import BackgroundServer, listen
+from local.standins.launcher import Standins
 from local.template import load_template
 
 logger = logging.getLogger("local.stack")
@@ -38,6 +41,10 @@ logger = logging.getLogger("local.stack")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 DEV_USER = "dev-user"
+
+# With the stand-ins on, every provider is enabled; `local` stays first, so "auto" stays free
+# and offline, and `--provider replicate|openai|bedrock` reaches a stand-in.
+STANDIN_ENABLED_PROVIDERS = "local,replicate,openai,bedrock"
 
 # Read by the Powertools utilities the handlers use; set unless the template sets them.
 _LOCAL_DEFAULTS = {
@@ -68,6 +75,9 @@ class LocalStack:
         self._web_root = web_root
         self._state_file = state_file
         self._parameter_overrides = dict(parameter_overrides or {})
+        if standins:
+            # What deploying with EnabledProviders=... would do; an explicit override still wins.
+            self._parameter_overrides.setdefault("EnabledProviders", STANDIN_ENABLED_PROVIDERS)
         self._moto = MotoServer(port=aws_port)
         self._pollers: list[QueuePoller] = []
         self._server: BackgroundServer | None = None
@@ -77,6 +87,8 @@ class LocalStack:
         self.provisioned: Provisioned | None = None
         self.gateway: Gateway | None = None
         self.dev_token = ""
+        # Started with the stack when `standins` is true; tests script them through `.controls`.
+        self.standins: Standins | None = None
 
     # -- what tests and the banner read -------------------------------------------------------
 
@@ -106,7 +118,8 @@ class LocalStack:
             "aws_endpoint_url": self.aws_endpoint_url,
             "dev_token": self.dev_token,
             "issuer": self.issuer.issuer if self.issuer else "",
-            "standins": {},
+            # Each stand-in's root URL; its control API is at <url>/_control/...
+            "standins": self.standins.urls if self.standins else {},
         }
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -115,6 +128,9 @@ class LocalStack:
         listener = listen(self._requested_port)
         try:
             self.port = listener.getsockname()[1]
+            if self._standins:
+                # Before the handlers are configured: their environment names these URLs.
+                self.standins = Standins().start()
             self._start_services(listener)
         except BaseException:
             listener.close()
@@ -139,7 +155,10 @@ class LocalStack:
             },
         )
         self.provisioned = provisioned
-        self._apply_environ(handler_environment(provisioned, aws_endpoint_url))
+        environment = handler_environment(provisioned, aws_endpoint_url)
+        if self.standins is not None:
+            environment.update(self.standins.environment())
+        self._apply_environ(environment)
 
         functions = {
             logical_id: LocalFunction(config)
@@ -180,6 +199,9 @@ class LocalStack:
             self._server.stop()
             self._server = None
         self._moto.stop()
+        if self.standins is not None:
+            self.standins.stop()
+            self.standins = None
         self._restore_environ()
         if self._state_file is not None:
             self._state_file.unlink(missing_ok=True)
@@ -339,6 +361,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _banner(stack: LocalStack) -> str:
+    standins = stack.standins.urls if stack.standins else {}
     return "\n".join(
         [
             "",
@@ -349,6 +372,7 @@ def _banner(stack: LocalStack) -> str:
             f"  emulated AWS    {stack.aws_endpoint_url}",
             f"  dev issuer      {stack.issuer.issuer if stack.issuer else ''}",
             f"  dev token       {stack.dev_token}",
+            *(f"  {name:<15} {url}  (stand-in)" for name, url in standins.items()),
             "Ctrl-C stops it.",
             "",
         ]
@@ -378,9 +402,6 @@ def main(argv: list[str] | None = None) -> int:
         "uvicorn.error",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if arguments.standins:
-        print("The provider stand-ins are not available yet; starting without them.")
-
     stopping = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:

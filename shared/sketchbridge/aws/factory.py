@@ -11,7 +11,7 @@ from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sqs_queue import SqsJobQueue
-from sketchbridge.providers.registry import build_registry
+from sketchbridge.providers.catalog import build_registry
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import Settings
 
