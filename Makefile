@@ -13,10 +13,13 @@ STANDINS ?= 0
 
 .PHONY: install install-sam run test lint unit e2e infra bench build validate clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml functions/ocr/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# The OCR function's exact wheels (headless OpenCV, no onnxruntime tool deps), so its
+	# model tests run here as they run on Lambda; --no-deps keeps pip from pulling opencv-python.
+	$(PY) -m pip install --quiet --no-deps -r functions/ocr/requirements.txt
 	touch $@
 
 $(SAM_VENV)/.installed:

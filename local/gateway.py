@@ -43,6 +43,8 @@ from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
 logger = logging.getLogger(__name__)
 
 CONNECTIONS_PREFIX = "/_connections"
+# Lambda's Invoke path; boto3 appends it to AWS_ENDPOINT_URL_LAMBDA.
+LAMBDA_INVOKE_PATH = "/2015-03-31/functions"
 WEBSOCKET_PATH = "/ws"
 # API Gateway's PostToConnection limit.
 MAX_POST_TO_CONNECTION_BYTES = 128 * 1024
@@ -91,10 +93,44 @@ class Gateway:
                 self._manage_connection,
                 methods=["GET", "POST", "DELETE"],
             ),
+            Route(
+                LAMBDA_INVOKE_PATH + "/{function_name}/invocations",
+                self._invoke_function,
+                methods=["POST"],
+            ),
             WebSocketRoute(WEBSOCKET_PATH, self._websocket),
             Route("/{path:path}", self._http_api, methods=_ALL_METHODS),
         ]
         return Starlette(routes=routes, middleware=_cors_middleware(self.http_api.cors))
+
+    # -- Lambda Invoke API (a function calling another, e.g. Submit → OCR) ----------------------
+
+    async def _invoke_function(self, request: Request) -> Response:
+        """Lambda's synchronous Invoke, as boto3 calls it with AWS_ENDPOINT_URL_LAMBDA here."""
+        name = request.path_params["function_name"]
+        function = next(
+            (
+                candidate
+                for logical_id, candidate in self.functions.items()
+                if name in (logical_id, candidate.config.name)
+            ),
+            None,
+        )
+        if function is None:
+            return JSONResponse(
+                {"Type": "User", "message": f"Function not found: {name}"},
+                status_code=404,
+                headers={"x-amzn-ErrorType": "ResourceNotFoundException"},
+            )
+        payload = json.loads(await request.body() or b"{}")
+        try:
+            answer = await run_in_threadpool(function.invoke, payload)
+        except Exception as exc:  # the function's own failure, reported as Lambda does
+            return JSONResponse(
+                {"errorMessage": str(exc), "errorType": type(exc).__name__},
+                headers={"X-Amz-Function-Error": "Unhandled"},
+            )
+        return JSONResponse(answer)
 
     # -- HTTP API -----------------------------------------------------------------------------
 

@@ -156,6 +156,8 @@ class LocalStack:
         )
         self.provisioned = provisioned
         environment = handler_environment(provisioned, aws_endpoint_url)
+        # Functions that invoke other functions reach them through the gateway.
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
         if self.standins is not None:
             environment.update(self.standins.environment())
         self._apply_environ(environment)

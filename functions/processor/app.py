@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sketchbridge.bootstrap import dependencies
+from sketchbridge.bootstrap import dependencies, metrics
 from sketchbridge.domain.models import JobMessage
 from sketchbridge.services.process_job import process_job
 
@@ -28,6 +28,7 @@ def handle_record(record: SQSRecord) -> None:
     logger.info("job processed", extra={"job_id": result.job_id, "outcome": result.outcome})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

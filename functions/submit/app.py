@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sketchbridge.api.http import create_resolver, json_response, parse_body, user_id
-from sketchbridge.bootstrap import dependencies
+from sketchbridge.bootstrap import dependencies, metrics
 from sketchbridge.domain.models import GenerationRequest
 from sketchbridge.services.submit_generation import submit_generation
 
@@ -19,11 +19,21 @@ app = create_resolver()
 @app.post("/generations")
 def post_generation() -> Any:
     request = parse_body(app, GenerationRequest)
-    job = submit_generation(request, user_id=user_id(app), deps=dependencies())
-    logger.info("generation queued", extra={"job_id": job.id, "provider": job.provider})
-    return json_response(job, status=202)
+    job = submit_generation(
+        request,
+        user_id=user_id(app),
+        deps=dependencies(),
+        idempotency_key=app.current_event.headers.get("idempotency-key"),
+    )
+    logger.info(
+        "generation accepted",
+        extra={"job_id": job.id, "provider": job.provider, "cached": job.cached},
+    )
+    # A finished job (a cache hit) is answered at once; anything else is on its way.
+    return json_response(job, status=200 if job.status.is_final else 202)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

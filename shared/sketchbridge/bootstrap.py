@@ -11,8 +11,12 @@ from functools import lru_cache
 
 from sketchbridge.auth import JwksTokenVerifier
 from sketchbridge.aws.factory import build_dependencies
+from sketchbridge.aws.metrics import METRICS
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import current_settings
+
+# Handlers flush the metrics a use case recorded with ``@metrics.log_metrics``.
+metrics = METRICS
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
     sketchbridge generate turtle.png -p "a sea turtle, watercolour" -o turtle-art.png
     sketchbridge providers
+    sketchbridge standins      (from a checkout: the provider stand-ins alone)
 
 Without ``--api`` it talks to the local stack that ``make run`` started, whose
 addresses and dev token are in ``.local/stack.json``. With ``--api`` (or
@@ -1162,6 +1163,25 @@ def build_parser() -> argparse.ArgumentParser:
     preprocess.add_argument("--crop", action="store_true", help="crop to the size, do not pad")
     preprocess.add_argument("-o", "--output", required=True, metavar="OUT.png")
     preprocess.set_defaults(handler=run_preprocess, json=True)
+
+    standins = commands.add_parser(
+        "standins",
+        help="run the provider stand-ins alone (development checkouts only)",
+        description="Start offline stand-ins for the Replicate, OpenAI and Bedrock APIs, print "
+        "their URLs and the variables that point the adapters at them, and run until Ctrl-C. "
+        "`make run STANDINS=1` starts them with the local stack instead.",
+    )
+    standins.add_argument(
+        "--port-base",
+        type=int,
+        default=0,
+        metavar="N",
+        help="replicate on N, openai on N+1, bedrock on N+2 (default: any free ports)",
+    )
+    standins.add_argument(
+        "--state-file", metavar="PATH", help="where to write their URLs (default .local/...)"
+    )
+    standins.set_defaults(handler=run_standins, json=False)
     return parser
 
 
@@ -1200,6 +1220,48 @@ def run_preprocess(
         raise UsageError(f"{args.sketch}: {exc.strerror or exc}") from exc
     stdout.write(json.dumps(report, indent=2) + "\n")
     return EXIT_OK
+
+
+STANDINS_MODULE = "local.standins"
+
+
+def standins_available() -> bool:
+    """Whether the repository's ``local`` package is importable here (it is never shipped)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(STANDINS_MODULE) is not None
+    except ModuleNotFoundError:  # no ``local`` package at all
+        return False
+
+
+def run_standins(
+    args: argparse.Namespace,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    environ: Mapping[str, str],
+    cwd: Path,
+) -> int:
+    """Run the stand-ins in this process until Ctrl-C or SIGTERM; they stop cleanly on either."""
+    import importlib
+
+    if not standins_available():
+        raise UsageError(
+            "The provider stand-ins are not installed here: they live in the repository's "
+            "local/ package, which is for development and never shipped.",
+            suggestions=[
+                "Run this from a checkout of the repository after `make install`.",
+                "Or start them with the local stack: `make run STANDINS=1`.",
+            ],
+        )
+    # Imported by name, not statically: the shipped package must not depend on local/.
+    entry_point = importlib.import_module(f"{STANDINS_MODULE}.__main__")
+    argv = ["--port-base", str(args.port_base)]
+    if args.state_file:
+        argv += ["--state-file", str(cwd / args.state_file)]
+    exit_code: int = entry_point.main(argv)
+    return exit_code
 
 
 def main(

@@ -17,6 +17,9 @@ class Settings(BaseModel):
 
     jobs_table: str = Field(alias="JOBS_TABLE")
     connections_table: str = Field(alias="CONNECTIONS_TABLE")
+    # Provider circuit breakers, rate-limit buckets, latencies and admin overrides.
+    providers_table: str = Field(alias="PROVIDERS_TABLE")
+    cache_table: str = Field(alias="CACHE_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
     websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL")
@@ -34,6 +37,8 @@ class Settings(BaseModel):
     provider_keys_secret: str = Field(default="", alias="PROVIDER_KEYS_SECRET")
     # One provider call's whole budget, retries and polling included.
     provider_timeout_seconds: float = Field(default=90.0, alias="PROVIDER_TIMEOUT_SECONDS", gt=0)
+    # The OCR function that reads words on sketches (text=describe); empty: the heuristic only.
+    ocr_function_name: str = Field(default="", alias="OCR_FUNCTION_NAME")
 
     @property
     def provider_names(self) -> list[str]:

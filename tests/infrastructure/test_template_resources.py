@@ -16,7 +16,13 @@ DOCUMENTED_FUNCTIONS = {
     "QueryFunction": "functions/query/",
     "ProcessorFunction": "functions/processor/",
     "WebSocketFunction": "functions/websocket/",
+    "OcrFunction": "functions/ocr/",
 }
+# Runs the OCR model on its own runtime and dependencies, without the sketchbridge layers
+# (docs/preprocessing.md); every other function runs sketchbridge on python3.11.
+OCR_FUNCTION = "OcrFunction"
+# Variables only the function that reads them gets: everything else is in Globals.
+FUNCTION_SCOPED_VARIABLES = {"OCR_FUNCTION_NAME": {"SubmitFunction"}}
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",
@@ -62,11 +68,15 @@ def _policy_names(function: dict[str, Any]) -> set[str]:
     }
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
 def _grants_manage_connections(function: dict[str, Any]) -> bool:
     for policy in function["Properties"].get("Policies", []):
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            actions = statement["Action"]
-            actions = [actions] if isinstance(actions, str) else actions
+            actions = _actions(statement)
             if statement["Effect"] == "Allow" and "execute-api:ManageConnections" in actions:
                 return True
     return False
@@ -241,6 +251,8 @@ def test_functions_are_the_documented_ones_on_python_311_arm64(
         DOCUMENTED_FUNCTIONS
     )
     for name, function in functions.items():
+        if name == OCR_FUNCTION:
+            continue
         assert _effective(function, function_globals, "Handler") == "app.lambda_handler", name
         assert _effective(function, function_globals, "Runtime") == "python3.11", name
         assert _effective(function, function_globals, "Architectures") == ["arm64"], name
@@ -250,14 +262,62 @@ def test_functions_are_the_documented_ones_on_python_311_arm64(
         ], name
 
 
+def test_the_ocr_function_runs_on_its_own_runtime_without_the_layers(
+    functions: dict[str, Any], function_globals: dict[str, Any]
+) -> None:
+    ocr = functions[OCR_FUNCTION]
+
+    assert _effective(ocr, function_globals, "Handler") == "app.lambda_handler"
+    # Amazon Linux 2023: onnxruntime with NumPy 2 needs a newer glibc than python3.11's AL2.
+    assert _effective(ocr, function_globals, "Runtime") == "python3.12"
+    assert _effective(ocr, function_globals, "Architectures") == ["arm64"]
+    # SAM appends a function's Layers to the Globals ones, so the layers must not be global.
+    assert "Layers" not in function_globals
+    assert "Layers" not in ocr["Properties"]
+    # Its Makefile installs exactly the pinned wheels (headless OpenCV, no libGL).
+    assert ocr["Metadata"]["BuildMethod"] == "makefile"
+    assert _effective(ocr, function_globals, "Timeout") < _effective(
+        functions["SubmitFunction"], function_globals, "Timeout"
+    )
+
+
+def test_only_submit_may_invoke_the_ocr_function_which_may_reach_nothing(
+    functions: dict[str, Any],
+) -> None:
+    def invokes_ocr(function: dict[str, Any]) -> bool:
+        return any(
+            statement["Effect"] == "Allow"
+            and "lambda:InvokeFunction" in _actions(statement)
+            and statement["Resource"] == {"Fn::GetAtt": [OCR_FUNCTION, "Arn"]}
+            for policy in function["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+            for statement in policy.get("Statement", [])
+        )
+
+    assert {name for name, f in functions.items() if invokes_ocr(f)} == {"SubmitFunction"}
+    # It only reads the image in its event: the basic execution role (logs, traces) is all.
+    assert not functions[OCR_FUNCTION]["Properties"].get("Policies")
+    submit_environment = functions["SubmitFunction"]["Properties"]["Environment"]["Variables"]
+    assert submit_environment["OCR_FUNCTION_NAME"] == {"Ref": OCR_FUNCTION}
+
+
 def test_every_function_gets_exactly_the_documented_environment(
     repo_root: Path, functions: dict[str, Any], function_globals: dict[str, Any]
 ) -> None:
     documented = _documented_settings_variables(repo_root) | RUNTIME_VARIABLES
     assert "JOBS_TABLE" in documented, "could not read the table in docs/architecture.md"
+    assert set(FUNCTION_SCOPED_VARIABLES) <= documented
 
     for name, function in functions.items():
-        assert set(_environment(function, function_globals)) == documented, name
+        # A function-scoped variable goes only where it is read. The OCR function reads no
+        # settings, but SAM merges the Globals environment into every function and cannot
+        # leave one out; it gets the shared names and no IAM right to what they name.
+        expected = documented - {
+            variable
+            for variable, readers in FUNCTION_SCOPED_VARIABLES.items()
+            if name not in readers
+        }
+        assert set(_environment(function, function_globals)) == expected, name
 
 
 def test_every_settings_variable_the_template_sets_is_one_settings_reads(

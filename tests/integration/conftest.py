@@ -208,3 +208,10 @@ def cold_start(aws: EmulatedAws) -> Iterator[None]:
     yield
     # What was built points at this package's moto; no later test may inherit it.
     _clear_cold_start()
+
+
+@pytest.fixture
+def providers_table(aws: EmulatedAws) -> str:
+    """The provisioned providers table, read from the environment the template gives the
+    functions (PROVIDERS_TABLE)."""
+    return os.environ["PROVIDERS_TABLE"]

@@ -16,6 +16,7 @@ from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.sqs_queue import SqsJobQueue
 from sketchbridge.domain.models import ErrorInfo, JobMessage, JobRecord, JobStatus, ResolvedParams
+from sketchbridge.services.ports import Subscriber
 
 if TYPE_CHECKING:
     from tests.integration.conftest import EmulatedAws
@@ -235,15 +236,26 @@ def test_subscribers_are_the_connections_following_that_job(
     first, second, job, other_job = (uuid.uuid4().hex for _ in range(4))
     connections.add_connection(first, "ada", expires_at=NOW)
     connections.add_connection(second, "ada", expires_at=NOW)
-    connections.subscribe(first, job, expires_at=NOW)
-    connections.subscribe(first, job, expires_at=NOW)  # a client may subscribe twice
-    connections.subscribe(second, job, expires_at=NOW)
-    connections.subscribe(second, other_job, expires_at=NOW)
+    connections.subscribe(first, job, client_job_id=job, expires_at=NOW)
+    connections.subscribe(
+        first, job, client_job_id=job, expires_at=NOW
+    )  # a client may subscribe twice
+    connections.subscribe(second, job, client_job_id=job, expires_at=NOW)
+    connections.subscribe(second, other_job, client_job_id=other_job, expires_at=NOW)
 
-    assert sorted(connections.subscribers(job)) == sorted([first, second])
-    assert connections.subscribers(other_job) == [second]
+    assert sorted(s.connection_id for s in connections.subscribers(job)) == sorted([first, second])
+    assert connections.subscribers(other_job) == [Subscriber(second, other_job)]
     assert connections.subscribers(uuid.uuid4().hex) == []
     assert connections.connection_user(first) == "ada"
+
+
+def test_a_follower_subscription_is_labelled_with_the_clients_own_job(
+    connections: DynamoConnectionStore,
+) -> None:
+    connection, leader, follower = (uuid.uuid4().hex for _ in range(3))
+    connections.add_connection(connection, "ada", expires_at=NOW)
+    connections.subscribe(connection, leader, client_job_id=follower, expires_at=NOW)
+    assert connections.subscribers(leader) == [Subscriber(connection, follower)]
 
 
 def test_removing_a_connection_forgets_it_and_all_its_subscriptions(
@@ -252,14 +264,14 @@ def test_removing_a_connection_forgets_it_and_all_its_subscriptions(
     leaving, staying, job, other_job = (uuid.uuid4().hex for _ in range(4))
     for connection_id in (leaving, staying):
         connections.add_connection(connection_id, "ada", expires_at=NOW)
-        connections.subscribe(connection_id, job, expires_at=NOW)
-    connections.subscribe(leaving, other_job, expires_at=NOW)
+        connections.subscribe(connection_id, job, client_job_id=job, expires_at=NOW)
+    connections.subscribe(leaving, other_job, client_job_id=other_job, expires_at=NOW)
 
     connections.remove_connection(leaving)
 
     assert connections.connection_user(leaving) is None
     assert connections.connection_user(staying) == "ada"
-    assert connections.subscribers(job) == [staying]
+    assert connections.subscribers(job) == [Subscriber(staying, job)]
     assert connections.subscribers(other_job) == []
 
 

@@ -51,11 +51,16 @@ def signed_in_as(event: dict[str, Any], user: str) -> dict[str, Any]:
     return event
 
 
-def post_generation_event(user: str = OWNER) -> dict[str, Any]:
+def post_generation_event(
+    user: str = OWNER, *, cache: str = "bypass", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The canonical submit; by default past the cache, so every call makes a job that runs."""
     event = canonical("http_post_generation")
     body = json.loads(event["body"])
     body["params"] |= {"width": SIZE[0], "height": SIZE[1]}
+    body["cache"] = cache
     event["body"] = json.dumps(body)
+    event["headers"] |= headers or {}
     return signed_in_as(event, user)
 
 
@@ -141,6 +146,15 @@ def queued_messages(aws: EmulatedAws, *job_ids: str) -> list[dict[str, Any]]:
             by_job[job_id].append(message)
     assert all(len(messages) == 1 for messages in by_job.values()), by_job
     return [messages[0] for messages in by_job.values()]
+
+
+def messages_by_job(aws: EmulatedAws) -> dict[str, list[dict[str, Any]]]:
+    """Every message now on the queue, by the job it carries."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for message in aws.receive_messages():
+        job_id = JobMessage.model_validate_json(message["Body"]).job_id
+        grouped.setdefault(job_id, []).append(message)
+    return grouped
 
 
 def process(handlers: SimpleNamespace, aws: EmulatedAws, messages: list[dict[str, Any]]) -> Any:
@@ -359,3 +373,51 @@ def test_a_subscriber_that_has_gone_is_forgotten_and_the_job_still_finishes(
     assert finished is not None and finished.status is JobStatus.SUCCEEDED
     assert connections.connection_user(connection_id) is None
     assert connections.subscribers(job_id) == []
+
+
+# ---------------------------------------------------------------- never pay twice
+
+
+def test_the_same_request_again_is_a_200_cache_hit_without_the_queue(
+    handlers: SimpleNamespace, aws: EmulatedAws, jobs: DynamoJobStore
+) -> None:
+    first = json.loads(call(handlers.submit, post_generation_event(cache="refresh"))["body"])
+    [message] = queued_messages(aws, first["id"])
+    assert process(handlers, aws, [message]) == []
+
+    again = call(handlers.submit, post_generation_event(cache="use"))
+
+    assert again["statusCode"] == 200
+    hit = json.loads(again["body"])
+    assert hit["cached"] is True and hit["status"] == "succeeded" and hit["id"] != first["id"]
+    assert hit["id"] not in messages_by_job(aws)
+    assert png_size(httpx.get(hit["result"]["url"], timeout=10).content) == SIZE
+
+
+def test_an_identical_request_in_flight_is_followed_not_run_again(
+    handlers: SimpleNamespace, aws: EmulatedAws, jobs: DynamoJobStore
+) -> None:
+    leader = json.loads(call(handlers.submit, post_generation_event(cache="refresh"))["body"])
+    follower = json.loads(call(handlers.submit, post_generation_event(cache="refresh"))["body"])
+    assert follower["status"] == "queued"
+    queued = messages_by_job(aws)
+    assert follower["id"] not in queued  # one provider call for both
+    assert process(handlers, aws, queued[leader["id"]]) == []
+
+    seen = json.loads(call(handlers.query, get_generation_event(follower["id"]))["body"])
+    assert seen["status"] == "succeeded"
+    assert png_size(httpx.get(seen["result"]["url"], timeout=10).content) == SIZE
+
+
+def test_an_idempotency_key_returns_the_same_job_and_refuses_another_body(
+    handlers: SimpleNamespace, aws: EmulatedAws
+) -> None:
+    key = {"idempotency-key": uuid.uuid4().hex}
+    first = call(handlers.submit, post_generation_event(headers=key))
+    again = call(handlers.submit, post_generation_event(headers=key))
+    assert json.loads(first["body"])["id"] == json.loads(again["body"])["id"]
+    assert len(messages_by_job(aws)[json.loads(first["body"])["id"]]) == 1
+
+    other = call(handlers.submit, post_generation_event(headers=key, cache="use"))
+    assert other["statusCode"] == 409
+    assert json.loads(other["body"])["error"]["code"] == "idempotency_conflict"

@@ -128,6 +128,7 @@ def test_every_function_sees_the_physical_names_and_the_local_endpoints(
         "QueryFunction",
         "ProcessorFunction",
         "WebSocketFunction",
+        "OcrFunction",
     }
     for function in provisioned.functions.values():
         assert {name: function.environment.get(name) for name in expected} == expected

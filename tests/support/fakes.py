@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
-from sketchbridge.domain.models import ErrorInfo, JobMessage, JobRecord, JobStatus
+from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import (
     ProgressCallback,
     ProgressUpdate,
@@ -23,7 +23,7 @@ from sketchbridge.providers.base import (
 )
 from sketchbridge.providers.local import LocalProvider
 from sketchbridge.providers.registry import ProviderRegistry
-from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.ports import Dependencies, Subscriber
 
 SKETCHES = Path(__file__).resolve().parents[2].parent / "shared" / "sketches"
 
@@ -104,6 +104,27 @@ class FakeJobStore:
             self.records[job_id] = failed
             return failed
 
+    def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None or record.status.is_final:
+                return None
+            adopted = record.model_copy(
+                update={
+                    "status": JobStatus.SUCCEEDED,
+                    "progress": 1.0,
+                    "result_key": source.result_key,
+                    "provider": source.provider,
+                    "model": source.model,
+                    "params": source.params,
+                    "reproducible": source.reproducible,
+                    "updated_at": updated_at,
+                    "seq": record.seq + 1,
+                }
+            )
+            self.records[job_id] = adopted
+            return adopted
+
     def release(self, job_id: str, *, updated_at: str) -> int | None:
         with self._lock:
             record = self.records[job_id]
@@ -118,12 +139,21 @@ class FakeJobStore:
 class FakeObjectStore:
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
+        self.metadatas: dict[str, dict[str, str]] = {}
 
-    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
         self.objects[key] = (data, content_type)
+        self.metadatas[key] = dict(metadata or {})
 
     def get(self, key: str) -> bytes:
         return self.objects[key][0]
+
+    def metadata(self, key: str) -> dict[str, str] | None:
+        if key not in self.objects:
+            return None
+        return {**self.metadatas[key], "bytes": str(len(self.objects[key][0]))}
 
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         return f"https://artifacts.example/{key}?expires={expires_in}"
@@ -145,7 +175,7 @@ class FakeQueue:
 class FakeConnectionStore:
     def __init__(self) -> None:
         self.users: dict[str, str] = {}
-        self.subscriptions: dict[str, list[str]] = {}
+        self.subscriptions: dict[str, list[Subscriber]] = {}
 
     def add_connection(self, connection_id: str, user_id: str, *, expires_at: int) -> None:
         self.users[connection_id] = user_id
@@ -153,19 +183,75 @@ class FakeConnectionStore:
     def connection_user(self, connection_id: str) -> str | None:
         return self.users.get(connection_id)
 
-    def subscribe(self, connection_id: str, job_id: str, *, expires_at: int) -> None:
+    def subscribe(
+        self, connection_id: str, job_id: str, *, client_job_id: str, expires_at: int
+    ) -> None:
         subscribers = self.subscriptions.setdefault(job_id, [])
-        if connection_id not in subscribers:
-            subscribers.append(connection_id)
+        subscriber = Subscriber(connection_id, client_job_id)
+        if subscriber not in subscribers:
+            subscribers.append(subscriber)
 
-    def subscribers(self, job_id: str) -> list[str]:
+    def subscribers(self, job_id: str) -> list[Subscriber]:
         return list(self.subscriptions.get(job_id, []))
+
+    def connection_ids(self, job_id: str) -> list[str]:
+        return [subscriber.connection_id for subscriber in self.subscribers(job_id)]
 
     def remove_connection(self, connection_id: str) -> None:
         self.users.pop(connection_id, None)
-        for subscribers in self.subscriptions.values():
-            if connection_id in subscribers:
-                subscribers.remove(connection_id)
+        for job_id, subscribers in self.subscriptions.items():
+            self.subscriptions[job_id] = [
+                s for s in subscribers if s.connection_id != connection_id
+            ]
+
+
+class FakeResultCache:
+    def __init__(self) -> None:
+        self.results: dict[str, CacheRecord] = {}
+        self.flights: dict[str, tuple[str, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, fingerprint: str) -> CacheRecord | None:
+        return self.results.get(fingerprint)
+
+    def put(self, record: CacheRecord) -> None:
+        self.results[record.fingerprint] = record
+
+    def record_hit(self, fingerprint: str) -> None:
+        record = self.results[fingerprint]
+        self.results[fingerprint] = record.model_copy(update={"hits": record.hits + 1})
+
+    def lead_or_follow(
+        self, fingerprint: str, job_id: str, *, now: int, lease_s: int
+    ) -> str | None:
+        with self._lock:
+            if fingerprint not in self.flights:
+                self.flights[fingerprint] = (job_id, [])
+                return None
+            leader, followers = self.flights[fingerprint]
+            followers.append(job_id)
+            return leader
+
+    def finish_flight(self, fingerprint: str, leader_job_id: str) -> list[str]:
+        with self._lock:
+            flight = self.flights.get(fingerprint)
+            if flight is None or flight[0] != leader_job_id:
+                return []
+            del self.flights[fingerprint]
+            return sorted(flight[1])
+
+
+class FakeIdempotencyStore:
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def remember(
+        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
+    ) -> tuple[str, str] | None:
+        known = self.keys.get((user_id, key))
+        if known is None:
+            self.keys[(user_id, key)] = (request_hash, job_id)
+        return known
 
 
 class FakePusher:
@@ -239,6 +325,162 @@ def fake_dependencies(*, provider: FakeProvider | None = None) -> Dependencies:
         queue=FakeQueue(),
         connections=FakeConnectionStore(),
         pusher=FakePusher(),
+        cache=FakeResultCache(),
+        idempotency=FakeIdempotencyStore(),
+        metrics=FakeMetrics(),
+        breakers=FakeBreakerStore(),
+        rate_limiter=FakeRateLimiter(),
+        latency=FakeLatencyStore(),
+        provider_config=FakeProviderConfigStore(),
         providers=ProviderRegistry(providers, default="local"),
         clock=FakeClock(),
     )
+
+
+# ---------------------------------------------------------------- provider state
+# In-memory twins of sketchbridge.aws.dynamo_providers, running the same pure rules. Their
+# imports sit here so that this section can be added without touching the file's head.
+
+from collections.abc import Iterable, Mapping  # noqa: E402
+
+from sketchbridge.domain import circuit_breaker as _breaker  # noqa: E402
+from sketchbridge.domain.errors import InvalidParamsError, UnknownProviderError  # noqa: E402
+from sketchbridge.domain.latency import (  # noqa: E402
+    DEFAULT_WINDOW_S,
+    LatencySample,
+    LatencySummary,
+    summarise,
+)
+from sketchbridge.domain.provider_profile import (  # noqa: E402
+    DEFAULT_PROFILES,
+    ProviderProfile,
+    apply_override,
+)
+from sketchbridge.domain.rate_limit import BucketState, TokenBucket, take  # noqa: E402
+
+
+class FakeBreakerStore:
+    """Like DynamoBreakerStore: one breaker per provider; the probe lease goes to one caller."""
+
+    def __init__(self, policy: _breaker.BreakerPolicy | None = None) -> None:
+        self.policy = policy or _breaker.BreakerPolicy()
+        self.states: dict[str, _breaker.BreakerState] = {}
+        self._lock = threading.Lock()
+
+    def load(self, name: str) -> _breaker.BreakerState:
+        return self.states.get(name, _breaker.CLOSED)
+
+    def load_many(self, names: Iterable[str]) -> dict[str, _breaker.BreakerState]:
+        return {name: self.load(name) for name in names}
+
+    def record(
+        self,
+        name: str,
+        *,
+        ok: bool,
+        now: float,
+        retry_after_s: float | None = None,
+        probe_started_at: float | None = None,
+    ) -> _breaker.BreakerState:
+        with self._lock:
+            state = self.load(name)
+            if ok:
+                state = _breaker.on_success(
+                    state, now, self.policy, probe_started_at=probe_started_at
+                )
+            else:
+                state = _breaker.on_failure(
+                    state,
+                    now,
+                    self.policy,
+                    retry_after_s=retry_after_s,
+                    probe_started_at=probe_started_at,
+                )
+            self.states[name] = state
+            return state
+
+    def try_probe(self, name: str, now: float) -> bool:
+        with self._lock:
+            probing = _breaker.start_probe(self.load(name), now, self.policy)
+            if probing is None:
+                return False
+            self.states[name] = probing
+            return True
+
+
+class FakeRateLimiter:
+    """Like DynamoRateLimiter: one token bucket per provider."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, BucketState] = {}
+        self._lock = threading.Lock()
+
+    def try_acquire(
+        self, name: str, bucket: TokenBucket, *, now: float, tokens: float = 1
+    ) -> float:
+        with self._lock:
+            outcome = take(bucket, self.buckets.get(name), now, tokens)
+            if outcome.state is not None:
+                self.buckets[name] = outcome.state
+            return outcome.wait_s
+
+    def state(self, name: str) -> BucketState | None:
+        return self.buckets.get(name)
+
+
+class FakeLatencyStore:
+    """Like DynamoLatencyStore: samples per provider, at most ``max_samples_per_minute``."""
+
+    def __init__(self, max_samples_per_minute: int = 500) -> None:
+        self.max_samples_per_minute = max_samples_per_minute
+        self.recorded: dict[str, list[LatencySample]] = {}
+
+    def record(self, name: str, *, seconds: float, ok: bool, steps: int, now: float) -> None:
+        samples = self.recorded.setdefault(name, [])
+        minute = int(now // 60)
+        if sum(1 for s in samples if int(s.at // 60) == minute) < self.max_samples_per_minute:
+            samples.append(LatencySample(at=now, seconds=seconds, ok=ok, steps=steps))
+
+    def samples(
+        self, name: str, *, now: float, window_s: float = DEFAULT_WINDOW_S
+    ) -> list[LatencySample]:
+        return [s for s in self.recorded.get(name, []) if now - window_s <= s.at <= now]
+
+    def summary(
+        self, name: str, *, now: float, window_s: float = DEFAULT_WINDOW_S
+    ) -> LatencySummary:
+        return summarise(self.samples(name, now=now, window_s=window_s), now=now, window_s=window_s)
+
+
+class FakeProviderConfigStore:
+    """Like DynamoProviderConfigStore: admins' overrides, checked against the defaults."""
+
+    def __init__(self, defaults: Mapping[str, ProviderProfile] = DEFAULT_PROFILES) -> None:
+        self.defaults = defaults
+        self.stored: dict[str, dict[str, Any]] = {}
+
+    def overrides(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {name: dict(self.stored[name]) for name in names if name in self.stored}
+
+    def put(self, name: str, override: Mapping[str, Any]) -> None:
+        if name not in self.defaults:
+            raise UnknownProviderError(f"There is no provider called {name!r}.")
+        try:
+            apply_override(self.defaults[name], override)
+        except ValueError as exc:
+            raise InvalidParamsError(f"That override for {name} is not valid: {exc}") from None
+        self.stored[name] = dict(override)
+
+    def clear(self, name: str) -> None:
+        self.stored.pop(name, None)
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, float, str]] = []
+
+    def add(self, name: str, value: float, unit: str = "Count") -> None:
+        self.recorded.append((name, value, unit))
+
+    def total(self, name: str) -> float:
+        return sum(value for recorded, value, _ in self.recorded if recorded == name)

@@ -79,7 +79,7 @@ def test_the_first_frame_is_the_current_state_even_while_the_job_runs() -> None:
     (frame,) = [json.loads(raw) for raw in deps.pusher.frames["c"]]  # type: ignore[attr-defined]
     assert frame["type"] == "status" and frame["progress"] == 0.5
     assert frame["seq"] == deps.jobs.get(job_id).seq  # type: ignore[union-attr]
-    assert deps.connections.subscribers(job_id) == ["c"]
+    assert deps.connections.connection_ids(job_id) == ["c"]  # type: ignore[attr-defined]
 
 
 def test_every_pushed_frame_carries_a_rising_seq() -> None:

@@ -29,14 +29,21 @@ def test_policy_suggestions_quote_the_words_and_the_reworded_prompt() -> None:
     assert suggestions[1] == 'Try: "a sleeping tree, details"'
 
 
-def test_a_prompt_without_known_triggers_still_gets_advice() -> None:
-    assert policy_suggestions("a turtle") == [
-        "Rephrase the prompt in plainer words, or change what the sketch shows."
-    ]
+def test_a_prompt_without_known_triggers_adds_nothing_specific() -> None:
+    # The provider's own refusal advice (rephrase) stands alone then.
+    assert policy_suggestions("a turtle") == []
 
 
 def test_outage_suggestions_name_the_other_providers() -> None:
-    assert outage_suggestions("replicate", ["local", "replicate", "openai"])[0] == (
-        "Try another provider: local, openai."
-    )
-    assert outage_suggestions("local", ["local"]) == ["Try again in a few minutes."]
+    assert outage_suggestions("replicate", ["local", "replicate", "openai"], retryable=True) == [
+        "Try another provider: local, openai.",
+        "Or try again in a few minutes.",
+    ]
+    assert outage_suggestions("local", ["local"], retryable=True) == ["Try again in a few minutes."]
+
+
+def test_waiting_is_not_suggested_when_it_cannot_help() -> None:
+    # An exhausted quota or a bad key does not mend itself in a few minutes.
+    assert outage_suggestions("openai", ["local", "openai"], retryable=False) == [
+        "Try another provider: local."
+    ]

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.aws.dynamo_codec import to_item
 from sketchbridge.domain.errors import InternalError
+from sketchbridge.services.ports import Subscriber
 
 CONNECTION_SORT = "connection"
 BY_JOB_INDEX = "by_job"
@@ -47,22 +48,25 @@ class DynamoConnectionStore:
         item = response.get("Item")
         return str(item["user_id"]["S"]) if item else None
 
-    def subscribe(self, connection_id: str, job_id: str, *, expires_at: int) -> None:
+    def subscribe(
+        self, connection_id: str, job_id: str, *, client_job_id: str, expires_at: int
+    ) -> None:
         self._call(
             "put_item",
             TableName=self._table,
             Item=to_item(
                 {
                     "connection_id": connection_id,
-                    "sort": f"job#{job_id}",
+                    "sort": f"job#{client_job_id}",
                     "job_id": job_id,
+                    "client_job_id": client_job_id,
                     "expires_at": expires_at,
                 }
             ),
         )
 
-    def subscribers(self, job_id: str) -> list[str]:
-        connection_ids: list[str] = []
+    def subscribers(self, job_id: str) -> list[Subscriber]:
+        found: dict[tuple[str, str], Subscriber] = {}
         paginator = self._client.get_paginator("query")
         try:
             for page in paginator.paginate(
@@ -70,12 +74,14 @@ class DynamoConnectionStore:
                 IndexName=BY_JOB_INDEX,
                 KeyConditionExpression="job_id = :job",
                 ExpressionAttributeValues={":job": {"S": job_id}},
-                ProjectionExpression="connection_id",
             ):
-                connection_ids.extend(item["connection_id"]["S"] for item in page["Items"])
+                for item in page["Items"]:
+                    client_job_id = item.get("client_job_id", {}).get("S", job_id)
+                    subscriber = Subscriber(item["connection_id"]["S"], client_job_id)
+                    found[(subscriber.connection_id, client_job_id)] = subscriber
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The connection store is unavailable.") from exc
-        return list(dict.fromkeys(connection_ids))
+        return list(found.values())
 
     def remove_connection(self, connection_id: str) -> None:
         response = self._call(

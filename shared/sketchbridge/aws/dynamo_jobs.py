@@ -116,6 +116,29 @@ class DynamoJobStore:
         )
         return int(attributes["seq"]) if attributes is not None else None
 
+    def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :succeeded, progress = :one, result_key = :key, "
+            "provider = :provider, model = :model, params = :params, reproducible = :repro, "
+            "updated_at = :updated, seq = if_not_exists(seq, :zero) + :one",
+            condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
+            values={
+                ":succeeded": JobStatus.SUCCEEDED.value,
+                ":failed": JobStatus.FAILED.value,
+                ":canceled": JobStatus.CANCELED.value,
+                ":key": source.result_key,
+                ":provider": source.provider,
+                ":model": source.model,
+                ":params": source.params.model_dump(mode="json"),
+                ":repro": source.reproducible,
+                ":updated": updated_at,
+                ":zero": 0,
+                ":one": 1,
+            },
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
     def _update_if(
         self,
         job_id: str,

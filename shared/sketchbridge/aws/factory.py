@@ -6,8 +6,21 @@ from collections.abc import Mapping
 
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.connections_pusher import ApiGatewayPusher
+from sketchbridge.aws.dynamo_cache import DynamoIdempotencyStore, DynamoResultCache
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
+from sketchbridge.aws.dynamo_providers import (
+    DynamoBreakerStore,
+    DynamoLatencyStore,
+    DynamoProviderConfigStore,
+    DynamoRateLimiter,
+)
+from sketchbridge.aws.metrics import EmfMetrics
+from sketchbridge.aws.ocr_detector import (
+    LambdaTextDetector,
+    ocr_function_invoker,
+    ocr_lambda_client,
+)
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sqs_queue import SqsJobQueue
@@ -25,6 +38,18 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
         queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url),
         connections=DynamoConnectionStore(dynamodb, settings.connections_table),
+        cache=DynamoResultCache(dynamodb, settings.cache_table),
+        idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
+        metrics=EmfMetrics(),
+        breakers=DynamoBreakerStore(dynamodb, settings.providers_table),
+        rate_limiter=DynamoRateLimiter(dynamodb, settings.providers_table),
+        latency=DynamoLatencyStore(dynamodb, settings.providers_table),
+        provider_config=DynamoProviderConfigStore(dynamodb, settings.providers_table),
+        text_detector=LambdaTextDetector(
+            ocr_function_invoker(ocr_lambda_client(), settings.ocr_function_name)
+        )
+        if settings.ocr_function_name
+        else None,
         pusher=ApiGatewayPusher(
             client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
         ),

@@ -14,13 +14,30 @@ class S3ObjectStore:
         self._client = client
         self._bucket = bucket
 
-    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
         try:
             self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
             )
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The image store is unavailable.") from exc
+
+    def metadata(self, key: str) -> dict[str, str] | None:
+        try:
+            head = self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise InternalError("The image store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The image store is unavailable.") from exc
+        return {**head.get("Metadata", {}), "bytes": str(head.get("ContentLength", 0))}
 
     def get(self, key: str) -> bytes:
         try:

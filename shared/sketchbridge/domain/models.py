@@ -65,6 +65,12 @@ class GenerationRequest(_Strict):
     provider: str = Field(default="auto", min_length=1, max_length=64)
     params: GenerationParams = Field(default_factory=GenerationParams)
     preprocessing: PreprocessingOptions = Field(default_factory=PreprocessingOptions)
+    # use: answer from the cache when the same request was made before;
+    # refresh: generate again and replace the cached result; bypass: neither read nor write it.
+    cache: Literal["use", "refresh", "bypass"] = "use"
+    # Without a seed the same request reuses its cached result; ask for a new
+    # variation to get a fresh seed (and a fresh image) instead.
+    new_variation: bool = False
 
     @field_validator("prompt")
     @classmethod
@@ -92,8 +98,10 @@ class ResultInfo(_Strict):
     height: int
     provider: str
     model: str
-    seed: int | None
+    seed: int | None = None
     content_type: str = "image/png"
+    # False when the provider cannot honour a seed: the same request may differ.
+    reproducible: bool = True
 
 
 class ErrorInfo(_Strict):
@@ -116,6 +124,8 @@ class JobResponse(_Strict):
     updated_at: str
     result: ResultInfo | None = None
     error: ErrorInfo | None = None
+    # True when the result came from the cache: no provider was called for it.
+    cached: bool = False
     # The job's write sequence, as on WebSocket frames.
     seq: int = 0
 
@@ -148,6 +158,33 @@ class JobRecord(BaseModel):
     lease_expires_at: int | None = None
     # Bumped by every state write; frames carry it so clients can drop stale ones.
     seq: int = 0
+    cache_mode: Literal["use", "refresh", "bypass"] = "use"
+    # Served from the cache; no provider call was made for this job.
+    cached: bool = False
+    # An identical job already in flight that this one follows instead of running.
+    leader_job_id: str | None = None
+    # Whether the provider honoured the seed (from its capabilities).
+    reproducible: bool = True
+
+
+class CacheRecord(BaseModel):
+    """A finished result kept under its fingerprint, so the same request never pays twice."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    fingerprint: str
+    result_key: str
+    provider: str
+    model: str
+    seed: int | None
+    width: int
+    height: int
+    reproducible: bool
+    bytes: int
+    cost_usd: float = 0.0
+    created_at: str
+    hits: int = 0
+    expires_at: int
 
 
 class JobMessage(_Strict):

@@ -67,11 +67,10 @@ def gentler_prompt(prompt: str) -> str | None:
 
 
 def policy_suggestions(prompt: str) -> list[str]:
+    """Advice specific to this prompt; empty when no known trigger word is in it."""
     triggers = likely_triggers(prompt)
     if not triggers:
-        return [
-            "Rephrase the prompt in plainer words, or change what the sketch shows.",
-        ]
+        return []
     quoted = ", ".join(f"'{word}'" for word in triggers)
     suggestions = [f"These words often trip safety filters: {quoted}."]
     reworded = gentler_prompt(prompt)
@@ -80,8 +79,10 @@ def policy_suggestions(prompt: str) -> list[str]:
     return suggestions
 
 
-def outage_suggestions(failed: str, alternatives: Sequence[str]) -> list[str]:
+def outage_suggestions(failed: str, alternatives: Sequence[str], *, retryable: bool) -> list[str]:
+    """Other providers to use; waiting is only suggested when waiting can help."""
     others = [name for name in alternatives if name != failed]
+    later = ["Or try again in a few minutes."] if retryable else []
     if not others:
-        return ["Try again in a few minutes."]
-    return [f"Try another provider: {', '.join(others)}.", "Or try again in a few minutes."]
+        return ["Try again in a few minutes."] if retryable else []
+    return [f"Try another provider: {', '.join(others)}.", *later]

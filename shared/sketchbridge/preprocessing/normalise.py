@@ -46,9 +46,9 @@ GREY_PAPER_SATURATION = 48
 def lighten_dark_paper(image: Image.Image) -> Normalised:
     """Invert a sketch drawn light-on-dark so that the paper is light and the ink dark.
 
-    The paper is judged on the image's outer ring, where drawings rarely reach,
-    and must be dark and colourless: a sketch whose middle is filled with a
-    dark colour is a coloured drawing, not dark paper.
+    Dark paper makes most of the image dark, and its outer ring (where drawings
+    rarely reach) dark and colourless: a sketch whose middle is filled with a
+    dark colour is a coloured drawing, and a dark frame is only a frame.
     """
     rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
     height, width = rgb.shape[:2]
@@ -63,7 +63,9 @@ def lighten_dark_paper(image: Image.Image) -> Normalised:
     )
     paper_luminance = np.median(border @ np.array([299, 587, 114]) // 1000)
     paper_saturation = np.median(border.max(axis=1) - border.min(axis=1))
-    if paper_luminance < DARK_PAPER and paper_saturation < GREY_PAPER_SATURATION:
+    # Dark paper is dark everywhere, not just at a framed edge or in a filled middle.
+    mostly_dark = int(np.median(luminance(image))) < DARK_PAPER
+    if mostly_dark and paper_luminance < DARK_PAPER and paper_saturation < GREY_PAPER_SATURATION:
         return Normalised(ImageOps.invert(image.convert("RGB")), ("invert_dark_paper",))
     return Normalised(image, ())
 

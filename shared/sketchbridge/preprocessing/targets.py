@@ -28,7 +28,9 @@ PROVIDER_IMAGE_SPECS: dict[str, ProviderImageSpec] = {
         ),
         ProviderImageSpec(
             name="replicate-flux-canny",
-            control="canny",
+            # flux-canny-dev derives the edges from its control image itself, so it gets
+            # the clean sketch; that also keeps a failover to another provider honest.
+            control="sketch",
             multiple=16,
             min_side=256,
             max_side=1440,

@@ -245,6 +245,16 @@ class OpenAIProvider:
         return self._config.model
 
     @property
+    def retires_on(self) -> date | None:
+        """The configured model's retirement date, for the provider manager's health."""
+        return self._config.retires_on
+
+    @property
+    def quality(self) -> str:
+        """The configured quality, which sets the price per image."""
+        return self._config.quality
+
+    @property
     def description(self) -> str:
         return (
             f"OpenAI {self._config.model}: redraws the sketch as the prompt describes, "

@@ -13,11 +13,17 @@ def publish(
 
     Returns how many subscribers received it.
     """
-    frame = message.model_dump_json(exclude_none=True).encode()
     delivered = 0
-    for connection_id in connections.subscribers(message.job_id):
-        if pusher.push(connection_id, frame):
+    for subscriber in connections.subscribers(message.job_id):
+        # A follower's client knows its own job id, not the leader's.
+        labelled = (
+            message
+            if subscriber.client_job_id == message.job_id
+            else message.model_copy(update={"job_id": subscriber.client_job_id})
+        )
+        frame = labelled.model_dump_json(exclude_none=True).encode()
+        if pusher.push(subscriber.connection_id, frame):
             delivered += 1
         else:
-            connections.remove_connection(connection_id)
+            connections.remove_connection(subscriber.connection_id)
     return delivered

@@ -21,7 +21,8 @@ def result_info(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Res
         height=record.params.height,
         provider=record.provider or record.provider_requested,
         model=record.model or "",
-        seed=record.params.seed,
+        seed=record.params.seed if record.reproducible else None,
+        reproducible=record.reproducible,
     )
 
 
@@ -37,6 +38,7 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         updated_at=record.updated_at,
         result=result_info(record, objects, url_ttl=url_ttl),
         error=record.error,
+        cached=record.cached,
         seq=record.seq,
     )
 

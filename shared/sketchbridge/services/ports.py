@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from sketchbridge.domain.models import ErrorInfo, JobMessage, JobRecord
+from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
+from sketchbridge.domain.latency import LatencySummary
+from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord
+from sketchbridge.domain.rate_limit import TokenBucket
+from sketchbridge.preprocessing.text import TextDetector
 from sketchbridge.providers.registry import ProviderRegistry
 
 
@@ -36,11 +40,21 @@ class JobStore(Protocol):
         """Give a running job back to the queue after a retryable failure; the new seq."""
         ...
 
+    def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
+        """Finish a follower with its leader's result, unless it already ended."""
+        ...
+
 
 class ObjectStore(Protocol):
-    def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None: ...
 
     def get(self, key: str) -> bytes: ...
+
+    def metadata(self, key: str) -> dict[str, str] | None:
+        """The object's metadata (plus its size as ``bytes``), or None if there is no object."""
+        ...
 
     def presigned_url(self, key: str, *, expires_in: int) -> str: ...
 
@@ -49,16 +63,114 @@ class JobQueue(Protocol):
     def send(self, message: JobMessage) -> None: ...
 
 
+@dataclass(frozen=True)
+class Subscriber:
+    connection_id: str
+    # The job id the client asked about; it differs from the job that runs when
+    # the client's job follows an identical one already in flight.
+    client_job_id: str
+
+
 class ConnectionStore(Protocol):
     def add_connection(self, connection_id: str, user_id: str, *, expires_at: int) -> None: ...
 
     def connection_user(self, connection_id: str) -> str | None: ...
 
-    def subscribe(self, connection_id: str, job_id: str, *, expires_at: int) -> None: ...
+    def subscribe(
+        self, connection_id: str, job_id: str, *, client_job_id: str, expires_at: int
+    ) -> None:
+        """Send ``job_id``'s events to the connection, labelled as ``client_job_id``."""
+        ...
 
-    def subscribers(self, job_id: str) -> list[str]: ...
+    def subscribers(self, job_id: str) -> list[Subscriber]: ...
 
     def remove_connection(self, connection_id: str) -> None: ...
+
+
+class ResultCache(Protocol):
+    """Finished results by fingerprint, and the one job in flight for each fingerprint."""
+
+    def get(self, fingerprint: str) -> CacheRecord | None: ...
+
+    def put(self, record: CacheRecord) -> None: ...
+
+    def record_hit(self, fingerprint: str) -> None: ...
+
+    def lead_or_follow(
+        self, fingerprint: str, job_id: str, *, now: int, lease_s: int
+    ) -> str | None:
+        """Become the job in flight for the fingerprint (None), or the id of the one that is.
+
+        A follower is registered on the leader so it learns the outcome.
+        """
+        ...
+
+    def finish_flight(self, fingerprint: str, leader_job_id: str) -> list[str]:
+        """End the leader's flight; the ids of the jobs that followed it."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    def remember(
+        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
+    ) -> tuple[str, str] | None:
+        """Store key → (hash, job) unless the key is known; the known (hash, job) otherwise."""
+        ...
+
+
+class MetricsRecorder(Protocol):
+    """Business metrics for the admins' dashboards (PascalCase, past tense)."""
+
+    def add(
+        self, name: str, value: float, unit: Literal["Count", "Seconds", "Bytes", "None"] = "Count"
+    ) -> None: ...
+
+
+class NoMetrics:
+    def add(
+        self, name: str, value: float, unit: Literal["Count", "Seconds", "Bytes", "None"] = "Count"
+    ) -> None:
+        return None
+
+
+class BreakerStore(Protocol):
+    """Circuit breakers per provider, shared by every processor instance."""
+
+    policy: BreakerPolicy
+
+    def load_many(self, names: Iterable[str]) -> dict[str, BreakerState]: ...
+
+    def record(
+        self,
+        name: str,
+        *,
+        ok: bool,
+        now: float,
+        retry_after_s: float | None = None,
+        probe_started_at: float | None = None,
+    ) -> BreakerState: ...
+
+    def try_probe(self, name: str, now: float) -> bool: ...
+
+
+class RateLimiter(Protocol):
+    def try_acquire(
+        self, name: str, bucket: TokenBucket, *, now: float, tokens: float = 1
+    ) -> float:
+        """0 when taken, else the seconds to wait."""
+        ...
+
+
+class LatencyStore(Protocol):
+    def record(self, name: str, *, seconds: float, ok: bool, steps: int, now: float) -> None: ...
+
+    def summary(self, name: str, *, now: float, window_s: float = ...) -> LatencySummary: ...
+
+
+class ProviderConfigStore(Protocol):
+    def overrides(self, names: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    def put(self, name: str, override: Mapping[str, Any]) -> None: ...
 
 
 class ConnectionPusher(Protocol):
@@ -87,6 +199,15 @@ class Dependencies:
     connections: ConnectionStore
     pusher: ConnectionPusher
     providers: ProviderRegistry
+    cache: ResultCache
+    idempotency: IdempotencyStore
+    breakers: BreakerStore
+    rate_limiter: RateLimiter
+    latency: LatencyStore
+    provider_config: ProviderConfigStore
+    metrics: MetricsRecorder = field(default_factory=NoMetrics)
+    # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
+    text_detector: TextDetector | None = None
     result_url_ttl_seconds: int = 3600
     job_ttl_days: int = 30
     connection_ttl_hours: int = 2

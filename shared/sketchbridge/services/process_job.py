@@ -17,7 +17,13 @@ from sketchbridge.domain.errors import (
     ProviderError,
     SketchbridgeError,
 )
-from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobRecord, JobStatus
+from sketchbridge.domain.models import (
+    CacheRecord,
+    ErrorInfo,
+    JobEventMessage,
+    JobRecord,
+    JobStatus,
+)
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
@@ -81,6 +87,8 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         raise
 
     if finished is not None:
+        deps.metrics.add("JobSucceeded", 1)
+        _share_result(finished, deps)
         _emit(
             deps,
             finished,
@@ -89,6 +97,30 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
             result=result_info(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds),
         )
     return ProcessResult(job_id, Outcome.SUCCEEDED)
+
+
+def _share_result(finished: JobRecord, deps: Dependencies) -> None:
+    """Cache the result and hand it to the identical jobs that followed this one."""
+    if finished.cache_mode == "bypass" or finished.result_key is None:
+        return
+    result = deps.objects.metadata(finished.result_key) or {}
+    deps.cache.put(
+        CacheRecord(
+            fingerprint=finished.fingerprint,
+            result_key=finished.result_key,
+            provider=finished.provider or finished.provider_requested,
+            model=finished.model or "",
+            seed=finished.params.seed if finished.reproducible else None,
+            width=finished.params.width,
+            height=finished.params.height,
+            reproducible=finished.reproducible,
+            bytes=int(result.get("bytes", 0)),
+            created_at=finished.updated_at,
+            expires_at=finished.expires_at,
+        )
+    )
+    for follower_id in deps.cache.finish_flight(finished.fingerprint, finished.id):
+        deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
 
 
 def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
@@ -117,6 +149,11 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
             preview_url=_store_preview(record, update, deps),
         )
 
+    result_key = f"results/{record.fingerprint}.png"
+    earlier = _result_of_an_earlier_delivery(record, result_key, deps)
+    if earlier is not None:
+        return _complete(record, earlier, result_key, latest_seq, deps)
+
     result = provider.generate(
         ProviderRequest(
             sketch=sketch,
@@ -134,16 +171,78 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
         ),
         on_progress,
     )
-    result_key = f"results/{record.fingerprint}.png"
-    deps.objects.put(result_key, result.image_png, content_type="image/png")
+    # Stored before the job's state is written, and labelled with the job: a
+    # processor killed in between finds it on redelivery instead of paying again.
+    produced = ProducedResult(
+        job_id=record.id,
+        provider=provider.name,
+        model=result.model,
+        width=result.width,
+        height=result.height,
+        bytes=len(result.image_png),
+    )
+    deps.objects.put(
+        result_key, result.image_png, content_type="image/png", metadata=produced.as_metadata()
+    )
+    return _complete(record, produced, result_key, latest_seq, deps)
+
+
+@dataclass(frozen=True)
+class ProducedResult:
+    """What a stored result says about itself (its S3 metadata)."""
+
+    job_id: str
+    provider: str
+    model: str
+    width: int
+    height: int
+    bytes: int
+
+    def as_metadata(self) -> dict[str, str]:
+        return {key: str(value) for key, value in self.__dict__.items()}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> ProducedResult | None:
+        try:
+            return cls(
+                job_id=metadata["job_id"],
+                provider=metadata["provider"],
+                model=metadata["model"],
+                width=int(metadata["width"]),
+                height=int(metadata["height"]),
+                bytes=int(metadata["bytes"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+def _result_of_an_earlier_delivery(
+    record: JobRecord, result_key: str, deps: Dependencies
+) -> ProducedResult | None:
+    """The result this very job already stored before a crash, if any."""
+    if record.attempts <= 1:
+        return None  # a first delivery has nothing to recover
+    produced = ProducedResult.from_metadata(deps.objects.metadata(result_key) or {})
+    return produced if produced is not None and produced.job_id == record.id else None
+
+
+def _complete(
+    record: JobRecord,
+    produced: ProducedResult,
+    result_key: str,
+    latest_seq: int,
+    deps: Dependencies,
+) -> JobRecord | None:
     finished = record.model_copy(
         update={
             "status": JobStatus.SUCCEEDED,
             "progress": 1.0,
-            "provider": provider.name,
-            "model": result.model,
+            "provider": produced.provider,
+            "model": produced.model,
             "result_key": result_key,
-            "params": params.model_copy(update={"width": result.width, "height": result.height}),
+            "params": record.params.model_copy(
+                update={"width": produced.width, "height": produced.height}
+            ),
             "updated_at": deps.clock().isoformat(),
             "lease_expires_at": None,
             "seq": latest_seq + 1,
@@ -164,10 +263,14 @@ def _store_preview(record: JobRecord, update: ProgressUpdate, deps: Dependencies
 def _suggestions_for(error: SketchbridgeError, record: JobRecord, deps: Dependencies) -> list[str]:
     """The error's own advice, made specific to this prompt and this deployment."""
     if isinstance(error, ContentPolicyError):
-        return [*policy_suggestions(record.prompt), *error.suggestions]
-    if isinstance(error, ProviderError) and error.failover:
-        return [*outage_suggestions(error.provider, deps.providers.names), *error.suggestions]
-    return list(error.suggestions)
+        specific = policy_suggestions(record.prompt)
+    elif isinstance(error, ProviderError) and error.failover:
+        specific = outage_suggestions(
+            error.provider, deps.providers.names, retryable=error.retryable
+        )
+    else:
+        specific = []
+    return list(dict.fromkeys([*specific, *error.suggestions]))
 
 
 def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
@@ -184,6 +287,11 @@ def _fail(record: JobRecord, error: SketchbridgeError, deps: Dependencies) -> No
         retryable=error.retryable,
     )
     stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat())
+    deps.metrics.add("JobFailed", 1)
+    if record.cache_mode != "bypass":
+        # The jobs that followed this one share its end.
+        for follower_id in deps.cache.finish_flight(record.fingerprint, record.id):
+            deps.jobs.fail(follower_id, info, updated_at=deps.clock().isoformat())
     if stored is not None:
         _emit(deps, stored, "error", seq=stored.seq, error=info, status=JobStatus.FAILED)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sketchbridge.domain.errors import NotFoundError, UnauthorizedError
 from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobStatus, SubscribeMessage
-from sketchbridge.services.get_generation import owned_job
+from sketchbridge.services.get_generation import as_seen, owned_job
 from sketchbridge.services.job_views import current_state_message
 from sketchbridge.services.ports import Dependencies, TokenVerifier
 
@@ -36,7 +36,7 @@ def subscribe(
     if user_id is None:
         raise UnauthorizedError("This connection is not signed in; reconnect with a token.")
     try:
-        record = owned_job(deps.jobs, message.id, user_id=user_id)
+        record = as_seen(owned_job(deps.jobs, message.id, user_id=user_id), deps.jobs)
     except NotFoundError as error:
         frame = JobEventMessage(
             type="error",
@@ -54,14 +54,22 @@ def subscribe(
     _send(deps, connection_id, first)
     if record.status.is_final:
         return first
-    deps.connections.subscribe(connection_id, message.id, expires_at=_expiry(deps))
+    # A follower listens to the job that actually runs, labelled with its own id.
+    deps.connections.subscribe(
+        connection_id,
+        record.leader_job_id or record.id,
+        client_job_id=record.id,
+        expires_at=_expiry(deps),
+    )
     latest = deps.jobs.get(message.id)
-    if latest is not None and latest.seq > record.seq:
-        _send(
-            deps,
-            connection_id,
-            current_state_message(latest, deps.objects, url_ttl=deps.result_url_ttl_seconds),
-        )
+    if latest is not None:
+        latest = as_seen(latest, deps.jobs)
+        if latest.seq > record.seq or latest.status != record.status:
+            _send(
+                deps,
+                connection_id,
+                current_state_message(latest, deps.objects, url_ttl=deps.result_url_ttl_seconds),
+            )
     return first
 
 

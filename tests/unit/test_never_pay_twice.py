@@ -1,0 +1,177 @@
+"""Cache, in-flight dedupe and idempotency, as a client and the bill would see them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sketchbridge.domain.errors import ContentPolicyError, IdempotencyConflictError
+from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
+from sketchbridge.services import subscriptions
+from sketchbridge.services.get_generation import get_generation
+from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.process_job import process_job
+from sketchbridge.services.submit_generation import submit_generation
+from tests.support.fakes import FakeProvider, FakeTokenVerifier, fake_dependencies, sketch_data_url
+
+
+def _request(**fields: object) -> GenerationRequest:
+    return GenerationRequest.model_validate(
+        {
+            "sketch": sketch_data_url(),
+            "prompt": "a sea turtle",
+            "provider": "fake",
+            "params": GenerationParams(steps=2, width=128, height=128),
+            **fields,
+        }
+    )
+
+
+def _run_all(deps: Dependencies) -> None:
+    for message in list(deps.queue.messages):  # type: ignore[attr-defined]
+        process_job(message.job_id, receive_count=1, deps=deps)
+    deps.queue.messages.clear()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+@pytest.fixture
+def deps(provider: FakeProvider) -> Dependencies:
+    return fake_dependencies(provider=provider)
+
+
+def test_the_same_request_twice_costs_one_provider_call(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    first = submit_generation(_request(), user_id="ada", deps=deps)
+    _run_all(deps)
+    second = submit_generation(_request(), user_id="ada", deps=deps)
+
+    assert provider.calls == 1
+    assert second.status is JobStatus.SUCCEEDED and second.cached is True
+    assert second.result is not None and second.id != first.id
+    assert deps.queue.messages == []  # type: ignore[attr-defined]
+    assert deps.metrics.total("CacheHit") == 1  # type: ignore[attr-defined]
+    assert deps.metrics.total("CachedBytesServed") > 0  # type: ignore[attr-defined]
+
+
+def test_without_a_seed_the_cache_still_serves_unless_a_new_variation_is_asked(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    unseeded = {"params": GenerationParams(steps=2, width=128, height=128)}
+    submit_generation(_request(**unseeded), user_id="ada", deps=deps)
+    _run_all(deps)
+    again = submit_generation(_request(**unseeded), user_id="ada", deps=deps)
+    fresh = submit_generation(_request(**unseeded, new_variation=True), user_id="ada", deps=deps)
+
+    assert again.cached is True
+    assert fresh.status is JobStatus.QUEUED and fresh.params.seed != again.params.seed
+
+
+@pytest.mark.parametrize(("mode", "calls"), [("refresh", 2), ("bypass", 2), ("use", 1)])
+def test_cache_modes(deps: Dependencies, provider: FakeProvider, mode: str, calls: int) -> None:
+    submit_generation(_request(), user_id="ada", deps=deps)
+    _run_all(deps)
+    submit_generation(_request(cache=mode), user_id="ada", deps=deps)
+    _run_all(deps)
+    assert provider.calls == calls
+
+
+def test_a_bypassed_result_is_not_cached(deps: Dependencies, provider: FakeProvider) -> None:
+    submit_generation(_request(cache="bypass"), user_id="ada", deps=deps)
+    _run_all(deps)
+    assert submit_generation(_request(), user_id="ada", deps=deps).cached is False
+
+
+def test_an_identical_request_in_flight_is_followed_and_both_get_the_result(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    leader = submit_generation(_request(), user_id="ada", deps=deps)
+    follower = submit_generation(_request(), user_id="bob", deps=deps)
+    subscriptions.connect("bob-socket", "valid:bob", verifier=FakeTokenVerifier(), deps=deps)
+    subscriptions.subscribe(
+        "bob-socket", subscriptions.SubscribeMessage(action="subscribe", id=follower.id), deps=deps
+    )
+
+    assert [m.job_id for m in deps.queue.messages] == [leader.id]  # type: ignore[attr-defined]
+    _run_all(deps)
+
+    assert provider.calls == 1
+    done = get_generation(follower.id, user_id="bob", deps=deps)
+    assert done.status is JobStatus.SUCCEEDED and done.result is not None
+    frames = [json.loads(f) for f in deps.pusher.frames["bob-socket"]]  # type: ignore[attr-defined]
+    # Bob's client only ever hears of his own job id, and sees the live progress.
+    assert {f["job_id"] for f in frames} == {follower.id}
+    assert [f["type"] for f in frames][-1] == "result"
+    assert any(f["type"] == "progress" for f in frames)
+
+
+def test_a_refused_leader_fails_its_followers_too(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    provider.errors.append(ContentPolicyError("Refused.", provider="fake"))
+    submit_generation(_request(), user_id="ada", deps=deps)
+    follower = submit_generation(_request(), user_id="bob", deps=deps)
+    _run_all(deps)
+    seen = get_generation(follower.id, user_id="bob", deps=deps)
+    assert seen.status is JobStatus.FAILED and seen.error is not None
+    assert seen.error.code == "content_policy"
+
+
+def test_an_idempotency_key_returns_the_same_job(deps: Dependencies) -> None:
+    first = submit_generation(_request(), user_id="ada", deps=deps, idempotency_key="k1")
+    again = submit_generation(_request(), user_id="ada", deps=deps, idempotency_key="k1")
+    assert again.id == first.id
+    assert len(deps.queue.messages) == 1  # type: ignore[attr-defined]
+
+
+def test_an_idempotency_key_reused_for_another_body_is_a_conflict(deps: Dependencies) -> None:
+    submit_generation(_request(), user_id="ada", deps=deps, idempotency_key="k1")
+    with pytest.raises(IdempotencyConflictError):
+        submit_generation(
+            _request(prompt="a whale"), user_id="ada", deps=deps, idempotency_key="k1"
+        )
+
+
+def test_keys_are_per_user(deps: Dependencies) -> None:
+    first = submit_generation(
+        _request(cache="bypass"), user_id="ada", deps=deps, idempotency_key="k"
+    )
+    other = submit_generation(
+        _request(cache="bypass"), user_id="bob", deps=deps, idempotency_key="k"
+    )
+    assert other.id != first.id
+
+
+def test_a_processor_killed_after_storing_the_result_does_not_pay_again(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    job = submit_generation(_request(), user_id="ada", deps=deps)
+    real_complete = deps.jobs.complete
+    deps.jobs.complete = lambda record: (_ for _ in ()).throw(SystemExit("killed"))  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        process_job(job.id, receive_count=1, deps=deps)
+    deps.jobs.complete = real_complete  # type: ignore[method-assign]
+    deps.clock.advance(deps.job_lease_seconds + 1)  # type: ignore[attr-defined]
+
+    process_job(job.id, receive_count=2, deps=deps)
+
+    assert provider.calls == 1
+    assert get_generation(job.id, user_id="ada", deps=deps).status is JobStatus.SUCCEEDED
+
+
+def test_seedless_providers_are_marked_non_reproducible(deps: Dependencies) -> None:
+    from dataclasses import replace
+
+    from sketchbridge.providers.local import LOCAL_CAPABILITIES
+
+    seedless = FakeProvider(name="seedless", capabilities=replace(LOCAL_CAPABILITIES, seed=False))
+    deps.providers._providers["seedless"] = seedless  # type: ignore[attr-defined]
+    job = submit_generation(_request(provider="seedless"), user_id="ada", deps=deps)
+    _run_all(deps)
+    result = get_generation(job.id, user_id="ada", deps=deps).result
+    assert result is not None and result.reproducible is False and result.seed is None
