@@ -37,6 +37,8 @@ class Settings(BaseModel):
     provider_keys_secret: str = Field(default="", alias="PROVIDER_KEYS_SECRET")
     # One provider call's whole budget, retries and polling included.
     provider_timeout_seconds: float = Field(default=90.0, alias="PROVIDER_TIMEOUT_SECONDS", gt=0)
+    # Let a provider's policy refusal move on to the next provider (an admin's call).
+    failover_on_policy: bool = Field(default=False, alias="FAILOVER_ON_POLICY")
     # The OCR function that reads words on sketches (text=describe); empty: the heuristic only.
     ocr_function_name: str = Field(default="", alias="OCR_FUNCTION_NAME")
 

@@ -49,17 +49,26 @@ def standin_url(serve_for_module: Serve, control: StandinControl) -> str:
     return serve_for_module(create_app(control, api_key=KEY))
 
 
+_providers_made: list[OpenAIProvider] = []
+
+
 @pytest.fixture(autouse=True)
 def _fresh_standin(control: StandinControl) -> Iterator[None]:
     control.reset()
     yield
     control.reset()
+    # Close each test's SDK clients now, not whenever the collector finds them
+    # (an unclosed socket then warns in some later, unrelated test).
+    while _providers_made:
+        _providers_made.pop().close()
 
 
 def provider_for(base_url: str, *, key: str | None = KEY, **config: Any) -> OpenAIProvider:
     # Backoff in milliseconds keeps the retry tests fast; the logic is the production one.
     settings: dict[str, Any] = {"base_url": f"{base_url}/v1", "retry_backoff_s": 0.01, **config}
-    return OpenAIProvider(OpenAIConfig(**settings), api_key=lambda: key)
+    provider = OpenAIProvider(OpenAIConfig(**settings), api_key=lambda: key)
+    _providers_made.append(provider)
+    return provider
 
 
 def sketch() -> Image.Image:

@@ -88,7 +88,14 @@ class FakeJobStore:
             self.records[record.id] = record
             return True
 
-    def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
+    def fail(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        updated_at: str,
+        hops: list[Any] | None = None,
+    ) -> JobRecord | None:
         with self._lock:
             record = self.records.get(job_id)
             if record is None or record.status.is_final:
@@ -97,6 +104,7 @@ class FakeJobStore:
                 update={
                     "status": JobStatus.FAILED,
                     "error": error,
+                    "hops": list(hops or []),
                     "updated_at": updated_at,
                     "seq": record.seq + 1,
                 }

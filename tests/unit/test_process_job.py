@@ -14,11 +14,13 @@ from tests.support.fakes import FakeProvider, FakeTokenVerifier, fake_dependenci
 
 
 def _submit(deps: Dependencies, *, provider: str = "local", steps: int = 5) -> str:
+    """A job on exactly this provider: these tests are about one provider's outcome."""
     request = GenerationRequest(
         sketch=sketch_data_url(),
         prompt="a sea turtle, watercolor",
         provider=provider,
         params=GenerationParams(seed=7, steps=steps, width=256, height=256),
+        allow_failover=False,
     )
     return submit_generation(request, user_id="ada", deps=deps).id
 
@@ -190,6 +192,7 @@ def test_a_policy_refusal_suggests_a_gentler_prompt() -> None:
         prompt="a turtle with a gun",
         provider="fake",
         params=GenerationParams(steps=1, width=128, height=128),
+        allow_failover=False,
     )
     job_id = submit_generation(request, user_id="ada", deps=deps).id
     process_job(job_id, receive_count=1, deps=deps)

@@ -68,8 +68,8 @@ def test_same_drawing_and_request_share_a_fingerprint() -> None:
     c = submit_generation(
         _request(params=params, prompt="a sea turtle, oil"), user_id="a", deps=deps
     )
-    fingerprints = {job: deps.jobs.get(job.id).fingerprint for job in (a, b, c)}  # type: ignore[union-attr]
-    assert fingerprints[a] == fingerprints[b] != fingerprints[c]
+    fingerprints = {job.id: deps.jobs.get(job.id).fingerprint for job in (a, b, c)}  # type: ignore[union-attr]
+    assert fingerprints[a.id] == fingerprints[b.id] != fingerprints[c.id]
 
 
 @pytest.mark.parametrize(

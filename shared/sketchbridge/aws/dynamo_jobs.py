@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.aws.dynamo_codec import from_item, to_item, to_value
 from sketchbridge.domain.errors import InternalError
-from sketchbridge.domain.models import ErrorInfo, JobRecord, JobStatus
+from sketchbridge.domain.models import ErrorInfo, HopInfo, JobRecord, JobStatus
 
 _FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
@@ -82,15 +82,23 @@ class DynamoJobStore:
             raise InternalError("The job store is unavailable.") from exc
         return True
 
-    def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
+    def fail(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        updated_at: str,
+        hops: list[HopInfo] | None = None,
+    ) -> JobRecord | None:
         attributes = self._update_if(
             job_id,
-            update="SET #status = :failed, #error = :error, updated_at = :updated, "
+            update="SET #status = :failed, #error = :error, updated_at = :updated, hops = :hops, "
             "seq = if_not_exists(seq, :zero) + :one REMOVE lease_expires_at",
             condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
             values={
                 ":failed": JobStatus.FAILED.value,
                 ":error": error.model_dump(mode="json"),
+                ":hops": [hop.model_dump(mode="json") for hop in hops or []],
                 ":updated": updated_at,
                 ":succeeded": JobStatus.SUCCEEDED.value,
                 ":canceled": JobStatus.CANCELED.value,

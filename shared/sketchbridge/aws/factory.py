@@ -59,4 +59,5 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         job_lease_seconds=settings.job_lease_seconds,
         max_receive_count=settings.max_receive_count,
         provider_timeout_seconds=settings.provider_timeout_seconds,
+        failover_on_policy=settings.failover_on_policy,
     )

@@ -71,6 +71,12 @@ class GenerationRequest(_Strict):
     # Without a seed the same request reuses its cached result; ask for a new
     # variation to get a fresh seed (and a fresh image) instead.
     new_variation: bool = False
+    # How "auto" chooses: the cheapest, the fastest, or the cheapest within the limits.
+    policy: Literal["cheapest", "fastest", "balanced"] = "balanced"
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_eta_s: float | None = Field(default=None, gt=0)
+    # With an explicit provider: may another one take over if it fails?
+    allow_failover: bool = True
 
     @field_validator("prompt")
     @classmethod
@@ -104,6 +110,24 @@ class ResultInfo(_Strict):
     reproducible: bool = True
 
 
+class QuoteInfo(_Strict):
+    """What a provider was expected to cost and take when the job was accepted."""
+
+    provider: str
+    cost_usd: float
+    eta_s: float
+    eta_p90_s: float
+
+
+class HopInfo(_Strict):
+    """One provider tried for a job: what happened and how long it took."""
+
+    provider: str
+    outcome: str  # "ok", an error code, or why it was skipped without a call
+    seconds: float
+    message: str = ""
+
+
 class ErrorInfo(_Strict):
     code: str
     message: str
@@ -126,6 +150,11 @@ class JobResponse(_Strict):
     error: ErrorInfo | None = None
     # True when the result came from the cache: no provider was called for it.
     cached: bool = False
+    # The quote the job was accepted with, and what it actually cost and took.
+    quote: QuoteInfo | None = None
+    cost_usd: float | None = None
+    duration_s: float | None = None
+    hops: list[HopInfo] = Field(default_factory=list)
     # The job's write sequence, as on WebSocket frames.
     seq: int = 0
 
@@ -165,6 +194,12 @@ class JobRecord(BaseModel):
     leader_job_id: str | None = None
     # Whether the provider honoured the seed (from its capabilities).
     reproducible: bool = True
+    # The providers to try, in order (the first is the pick), and the pick's quote.
+    plan: list[str] = Field(default_factory=list)
+    quote: QuoteInfo | None = None
+    hops: list[HopInfo] = Field(default_factory=list)
+    cost_usd: float | None = None
+    duration_s: float | None = None
 
 
 class CacheRecord(BaseModel):

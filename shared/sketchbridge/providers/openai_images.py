@@ -380,6 +380,14 @@ class OpenAIProvider:
             exc, model=self.model, retired_on=self._config.retires_on, timeout_s=timeout_s
         )
 
+    def close(self) -> None:
+        """Close the SDK client's connections (for tests and orderly shutdowns)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+                self._client_key_digest = None
+
     def _client_for(self, key: str) -> OpenAI:
         """One SDK client per key, built on first use (the import alone takes ~0.45 s)."""
         digest = hashlib.sha256(key.encode()).digest()

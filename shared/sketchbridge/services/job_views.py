@@ -39,6 +39,10 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         result=result_info(record, objects, url_ttl=url_ttl),
         error=record.error,
         cached=record.cached,
+        quote=record.quote,
+        cost_usd=record.cost_usd,
+        duration_s=record.duration_s,
+        hops=record.hops,
         seq=record.seq,
     )
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.latency import LatencySummary
-from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord
+from sketchbridge.domain.models import CacheRecord, ErrorInfo, HopInfo, JobMessage, JobRecord
 from sketchbridge.domain.rate_limit import TokenBucket
 from sketchbridge.preprocessing.text import TextDetector
 from sketchbridge.providers.registry import ProviderRegistry
@@ -32,7 +32,14 @@ class JobStore(Protocol):
         """Write a finished job (its seq already bumped), only while it is running."""
         ...
 
-    def fail(self, job_id: str, error: ErrorInfo, *, updated_at: str) -> JobRecord | None:
+    def fail(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        updated_at: str,
+        hops: list[HopInfo] | None = None,
+    ) -> JobRecord | None:
         """Mark a job failed unless it already reached a final state; the stored record."""
         ...
 
@@ -208,6 +215,10 @@ class Dependencies:
     metrics: MetricsRecorder = field(default_factory=NoMetrics)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
+    # An admin may let a policy refusal move on to another provider (off by default).
+    failover_on_policy: bool = False
+    # Per-instance memo of the providers' profiles (see ProviderManager.profiles).
+    profile_memo: dict[str, Any] = field(default_factory=dict)
     result_url_ttl_seconds: int = 3600
     job_ttl_days: int = 30
     connection_ttl_hours: int = 2

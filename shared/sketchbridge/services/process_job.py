@@ -8,6 +8,7 @@ outcome.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,7 @@ from sketchbridge.domain.errors import (
 from sketchbridge.domain.models import (
     CacheRecord,
     ErrorInfo,
+    HopInfo,
     JobEventMessage,
     JobRecord,
     JobStatus,
@@ -30,6 +32,8 @@ from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
+from sketchbridge.services.provider_manager import ProviderManager, price_of
 
 
 class JobBusyError(InternalError):
@@ -68,14 +72,15 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
     _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
+    hops: list[HopInfo] = []
     try:
-        finished = _render(record, deps)
+        finished = _render(record, deps, hops)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
             _release(record, deps, reason=f"{error.message} Retrying.")
             raise
-        _fail(record, error, deps)
+        _fail(record, error, deps, hops=hops)
         return ProcessResult(job_id, Outcome.FAILED)
     except Exception:
         # A bug: record the outcome on the last delivery so the user is not left
@@ -123,20 +128,23 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
         deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
 
 
-def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
-    """Generate and store the result; the finished record, or None if the lease was lost."""
-    provider = deps.providers.resolve(record.provider or record.provider_requested)
+def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRecord | None:
+    """Generate and store the result; the finished record, or None if the lease was lost.
+
+    ``hops`` collects every provider tried, for the job record, success or not.
+    """
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
     latest_seq = record.seq
+    latest_progress = record.progress
 
     def on_progress(update: ProgressUpdate) -> None:
-        nonlocal latest_seq
+        nonlocal latest_seq, latest_progress
         progress = round(update.step / update.total_steps, 4)
         seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
         if seq is None:
             return  # the job no longer runs here: say nothing that contradicts its record
-        latest_seq = seq
+        latest_seq, latest_progress = seq, progress
         _emit(
             deps,
             record,
@@ -149,33 +157,59 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
             preview_url=_store_preview(record, update, deps),
         )
 
+    def on_hop(hop: Hop, next_provider: str | None) -> None:
+        nonlocal latest_seq
+        hops.append(_hop_info(hop))
+        if next_provider is None:
+            return
+        deps.metrics.add("ProviderFailedOver", 1)
+        seq = deps.jobs.record_progress(
+            record.id, latest_progress, updated_at=deps.clock().isoformat()
+        )
+        if seq is not None:
+            latest_seq = seq
+            _emit(deps, record, "status", seq=seq, message=hop_message(hop, next_provider))
+
     result_key = f"results/{record.fingerprint}.png"
     earlier = _result_of_an_earlier_delivery(record, result_key, deps)
     if earlier is not None:
-        return _complete(record, earlier, result_key, latest_seq, deps)
+        return _complete(record, earlier, result_key, latest_seq, deps, hops=hops)
 
-    result = provider.generate(
-        ProviderRequest(
-            sketch=sketch,
-            prompt=f"{record.prompt}; {record.prompt_hint}"
-            if record.prompt_hint
-            else record.prompt,
-            negative_prompt=record.negative_prompt,
-            seed=params.seed,
-            steps=params.steps,
-            strength=params.strength,
-            guidance_scale=params.guidance_scale,
-            width=params.width,
-            height=params.height,
-            timeout_s=deps.provider_timeout_seconds,
-        ),
-        on_progress,
-    )
+    manager = ProviderManager(deps)
+    profiles = manager.profiles()
+    started = time.monotonic()
+    try:
+        chain = run_chain(
+            record.plan or [record.provider or record.provider_requested],
+            ProviderRequest(
+                sketch=sketch,
+                prompt=f"{record.prompt}; {record.prompt_hint}"
+                if record.prompt_hint
+                else record.prompt,
+                negative_prompt=record.negative_prompt,
+                seed=params.seed,
+                steps=params.steps,
+                strength=params.strength,
+                guidance_scale=params.guidance_scale,
+                width=params.width,
+                height=params.height,
+                timeout_s=deps.provider_timeout_seconds,
+            ),
+            deps=deps,
+            profiles=profiles,
+            on_progress=on_progress,
+            on_hop=on_hop,
+            failover_on_policy=deps.failover_on_policy,
+        )
+    except ChainFailedError as failed:
+        raise failed.error from failed
+    hops.append(_hop_info(chain.hops[-1]))
+    result = chain.result
     # Stored before the job's state is written, and labelled with the job: a
     # processor killed in between finds it on redelivery instead of paying again.
     produced = ProducedResult(
         job_id=record.id,
-        provider=provider.name,
+        provider=chain.provider.name,
         model=result.model,
         width=result.width,
         height=result.height,
@@ -184,7 +218,49 @@ def _render(record: JobRecord, deps: Dependencies) -> JobRecord | None:
     deps.objects.put(
         result_key, result.image_png, content_type="image/png", metadata=produced.as_metadata()
     )
-    return _complete(record, produced, result_key, latest_seq, deps)
+    profile = profiles.get(chain.provider.name)
+    cost = (
+        price_of(chain.provider, profile.price, result.width, result.height, params.steps)
+        if profile is not None
+        else None
+    )
+    return _complete(
+        record,
+        produced,
+        result_key,
+        latest_seq,
+        deps,
+        hops=hops,
+        cost_usd=cost,
+        duration_s=round(time.monotonic() - started, 3),
+        reproducible=chain.provider.capabilities.seed and result.seed is not None,
+    )
+
+
+def hop_message(hop: Hop, next_provider: str) -> str:
+    """The status line a user sees when a job moves on.
+
+    For example: "replicate is rate-limited, trying openai".
+    """
+    if next_provider == hop.provider:
+        return f"{hop.provider} asked us to wait a moment; trying it again"
+    why = {
+        "circuit_open": "is paused after repeated failures",
+        "rate_limited_locally": "is at its rate limit",
+        "rate_limited": "is rate-limited",
+        "quota_exhausted": "is out of credit",
+        "auth_failed": "is not set up correctly",
+        "timeout": "did not answer in time",
+        "provider_unavailable": "is unavailable",
+        "content_policy": "refused the request",
+    }.get(hop.outcome, f"failed ({hop.outcome})")
+    return f"{hop.provider} {why}, trying {next_provider}"
+
+
+def _hop_info(hop: Hop) -> HopInfo:
+    return HopInfo(
+        provider=hop.provider, outcome=hop.outcome, seconds=hop.seconds, message=hop.message
+    )
 
 
 @dataclass(frozen=True)
@@ -232,9 +308,18 @@ def _complete(
     result_key: str,
     latest_seq: int,
     deps: Dependencies,
+    *,
+    hops: list[HopInfo],
+    cost_usd: float | None = None,
+    duration_s: float | None = None,
+    reproducible: bool | None = None,
 ) -> JobRecord | None:
     finished = record.model_copy(
         update={
+            "hops": list(hops),
+            "cost_usd": cost_usd,
+            "duration_s": duration_s,
+            "reproducible": record.reproducible if reproducible is None else reproducible,
             "status": JobStatus.SUCCEEDED,
             "progress": 1.0,
             "provider": produced.provider,
@@ -279,14 +364,20 @@ def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
         _emit(deps, record, "status", seq=seq, message=reason, status=JobStatus.QUEUED)
 
 
-def _fail(record: JobRecord, error: SketchbridgeError, deps: Dependencies) -> None:
+def _fail(
+    record: JobRecord,
+    error: SketchbridgeError,
+    deps: Dependencies,
+    *,
+    hops: list[HopInfo] | None = None,
+) -> None:
     info = ErrorInfo(
         code=error.code,
         message=error.message,
         suggestions=_suggestions_for(error, record, deps),
         retryable=error.retryable,
     )
-    stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat())
+    stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat(), hops=hops)
     deps.metrics.add("JobFailed", 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.

@@ -30,8 +30,10 @@ from sketchbridge.domain.models import (
     JobRecord,
     JobResponse,
     JobStatus,
+    QuoteInfo,
     ResolvedParams,
 )
+from sketchbridge.domain.selection import RequestNeeds
 from sketchbridge.preprocessing.decode import decode_sketch, parse_data_url
 from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import preprocess
@@ -40,6 +42,7 @@ from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.provider_manager import Plan, ProviderManager
 
 IDEMPOTENCY_HOURS = 24
 # How long a retried submit waits for the first one, with the same key, to store its job.
@@ -106,9 +109,12 @@ def submit_generation(
 def _new_job(
     request: GenerationRequest, *, job_id: str, user_id: str, deps: Dependencies
 ) -> JobRecord:
-    """Validate the request and build its job: sketch stored, parameters resolved, fingerprinted."""
-    provider = deps.providers.resolve(request.provider)
+    """Validate the request and build its job: sketch stored, plan quoted, fingerprinted."""
+    if request.provider != "auto":
+        deps.providers.resolve(request.provider)  # an unknown name fails before any work
     decoded = decode_sketch(parse_data_url(request.sketch))
+    plan = _plan(request, decoded.image.size, job_id=job_id, deps=deps)
+    provider = deps.providers.resolve(plan.order[0])
     caps = provider.capabilities
     width, height = choose_output_size(
         decoded.image.size,
@@ -174,8 +180,10 @@ def _new_job(
                 "prompt": request.prompt,
                 "negative_prompt": request.negative_prompt,
                 "preprocessing": prepared.settings,
-                "provider": provider.name,
-                "model": provider.model,
+                # "auto" is one request whichever provider answers it; a named
+                # provider is its own request, down to the model.
+                "provider": request.provider,
+                "model": provider.model if request.provider != "auto" else None,
                 "params": {**params.model_dump(), "seed": seed_for_cache},
             },
         ),
@@ -184,6 +192,39 @@ def _new_job(
         expires_at=int((now + timedelta(days=deps.job_ttl_days)).timestamp()),
         cache_mode=request.cache,
         reproducible=caps.seed,
+        plan=list(plan.order),
+        quote=QuoteInfo(
+            provider=plan.chosen.provider,
+            cost_usd=plan.chosen.cost_usd,
+            eta_s=plan.chosen.eta_s,
+            eta_p90_s=plan.chosen.eta_p90_s,
+        ),
+    )
+
+
+def _plan(
+    request: GenerationRequest, sketch_size: tuple[int, int], *, job_id: str, deps: Dependencies
+) -> Plan:
+    """The providers to try, in order, with the quote of the first."""
+    width, height = choose_output_size(
+        sketch_size,
+        width=request.params.width,
+        height=request.params.height,
+        min_side=64,
+        max_side=2048,
+        multiple=8,
+    )
+    return ProviderManager(deps).plan(
+        RequestNeeds(seed=request.params.seed is not None, width=width, height=height),
+        requested=request.provider,
+        policy=request.policy,
+        steps=request.params.steps,
+        allow_failover=request.allow_failover,
+        max_cost_usd=request.max_cost_usd,
+        max_eta_s=request.max_eta_s,
+        now=deps.clock().timestamp(),
+        # Spreads near-equal providers by weight, the same way for the same job.
+        seed=int(job_id[:8], 16),
     )
 
 

@@ -1,0 +1,259 @@
+"""Call providers in the planned order until one draws the picture, within one budget.
+
+Each hop is decided by shared state, so every processor instance agrees: an
+open circuit is skipped without a call; a provider over its rate limit is
+skipped; a call that shows no sign of life by its first-byte deadline is
+abandoned; a short Retry-After is honoured once on the same provider. Only
+failures failover can help with move on (never a policy refusal, unless an
+admin allows it). Every hop is reported, for the job record, the metrics and
+the status frame the user sees ("replicate is rate-limited, trying openai").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
+from sketchbridge.domain.errors import (
+    ContentPolicyError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    SketchbridgeError,
+)
+from sketchbridge.domain.provider_profile import ProviderProfile
+from sketchbridge.providers.base import (
+    ImageProvider,
+    ProgressCallback,
+    ProgressUpdate,
+    ProviderRequest,
+    ProviderResult,
+)
+from sketchbridge.services.ports import Dependencies
+
+# A Retry-After up to this long is waited out on the same provider, once.
+SHORT_RETRY_AFTER_S = 2.0
+# Below this much budget left, a new call is not started.
+MIN_CALL_BUDGET_S = 1.0
+
+SKIPPED_OPEN = "circuit_open"
+SKIPPED_RATE = "rate_limited_locally"
+
+
+@dataclass(frozen=True)
+class Hop:
+    provider: str
+    outcome: str  # "ok", an error code, or why it was skipped without a call
+    seconds: float
+    message: str = ""
+
+    @property
+    def called(self) -> bool:
+        return self.outcome not in (SKIPPED_OPEN, SKIPPED_RATE)
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    result: ProviderResult
+    provider: ImageProvider
+    hops: tuple[Hop, ...]
+
+
+class ChainFailedError(Exception):
+    """No provider drew the picture; ``error`` is what the user is told, ``hops`` what happened."""
+
+    def __init__(self, error: SketchbridgeError, hops: Sequence[Hop]) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.hops = tuple(hops)
+
+
+def run_chain(
+    order: Sequence[str],
+    request: ProviderRequest,
+    *,
+    deps: Dependencies,
+    profiles: dict[str, ProviderProfile],
+    on_progress: ProgressCallback,
+    on_hop: Callable[[Hop, str | None], None],
+    failover_on_policy: bool = False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ChainResult:
+    """Try ``order`` until one provider succeeds; ``on_hop(hop, next_provider)`` per hop.
+
+    Raises ``ChainFailedError`` carrying the error to record on the job.
+    """
+    deadline = clock() + request.timeout_s
+    hops: list[Hop] = []
+    last_error: SketchbridgeError | None = None
+    breakers = deps.breakers.load_many(order)
+    names = list(order)
+    for index, name in enumerate(names):
+        provider = deps.providers.resolve(name)
+        profile = profiles.get(name, ProviderProfile())
+        following = names[index + 1] if index + 1 < len(names) else None
+        now = clock()
+        decision = allows_call(breakers[name], now, deps.breakers.policy)
+        probe_started_at: float | None = None
+        if decision.allowed and decision.probe:
+            if deps.breakers.try_probe(name, now):
+                probe_started_at = now
+            else:
+                decision = replace(decision, allowed=False)
+        if not decision.allowed:
+            hop = Hop(name, SKIPPED_OPEN, 0.0, f"{name} is paused after repeated failures")
+            hops.append(hop)
+            on_hop(hop, following)
+            continue
+        if deps.rate_limiter.try_acquire(name, profile.rate_limit, now=now) > 0:
+            hop = Hop(name, SKIPPED_RATE, 0.0, f"{name} is at its rate limit")
+            hops.append(hop)
+            on_hop(hop, following)
+            continue
+
+        for attempt in (1, 2):
+            remaining = deadline - clock()
+            if remaining < MIN_CALL_BUDGET_S:
+                error = last_error or ProviderTimeoutError(
+                    "No provider could finish within the time allowed.", provider=name
+                )
+                raise ChainFailedError(error, hops)
+            started = clock()
+            try:
+                result = _call_with_first_byte_deadline(
+                    provider,
+                    replace(request, timeout_s=remaining),
+                    on_progress,
+                    first_byte_deadline_s=min(profile.first_byte_deadline_s, remaining),
+                )
+            except ProviderError as error:
+                seconds = clock() - started
+                _record(
+                    deps, name, error.code, seconds, request.steps, clock(), error, probe_started_at
+                )
+                last_error = error
+                hop = Hop(name, error.code, round(seconds, 3), error.message)
+                hops.append(hop)
+                retry_after = error.retry_after_s
+                if (
+                    attempt == 1
+                    and isinstance(error, RateLimitedError)
+                    and retry_after is not None
+                    and retry_after <= SHORT_RETRY_AFTER_S
+                    and deadline - clock() > retry_after + MIN_CALL_BUDGET_S
+                ):
+                    on_hop(hop, name)  # honoured once, on the same provider
+                    sleep(retry_after)
+                    continue
+                if not _may_fail_over(error, failover_on_policy):
+                    raise ChainFailedError(error, hops) from error
+                on_hop(hop, following)
+                break
+            except InvalidRequestError as error:
+                # The request cannot be drawn as asked (e.g. out of this provider's
+                # ranges): not the provider's fault, and another provider may take it.
+                seconds = clock() - started
+                _record(
+                    deps, name, error.code, seconds, request.steps, clock(), None, probe_started_at
+                )
+                last_error = error
+                hop = Hop(name, error.code, round(seconds, 3), error.message)
+                hops.append(hop)
+                if not failover_on_policy or following is None:
+                    raise ChainFailedError(error, hops) from error
+                on_hop(hop, following)
+                break
+            else:
+                seconds = clock() - started
+                _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
+                hops.append(Hop(name, "ok", round(seconds, 3)))
+                return ChainResult(result=result, provider=provider, hops=tuple(hops))
+
+    raise ChainFailedError(
+        last_error
+        or ProviderUnavailableError(
+            "Every provider that could draw this is paused or busy right now.",
+            provider=names[0] if names else "none",
+        ),
+        hops,
+    )
+
+
+def _may_fail_over(error: ProviderError, failover_on_policy: bool) -> bool:
+    if isinstance(error, ContentPolicyError):
+        return failover_on_policy
+    return error.failover
+
+
+def _record(
+    deps: Dependencies,
+    name: str,
+    code: str,
+    seconds: float,
+    steps: int,
+    now: float,
+    error: ProviderError | None,
+    probe_started_at: float | None,
+) -> None:
+    """Passive health: the breaker and the latency window learn from every real call."""
+    faulty = code != "ok" and counts_against_provider(code)
+    deps.breakers.record(
+        name,
+        ok=not faulty,
+        now=now,
+        retry_after_s=error.retry_after_s if error is not None and faulty else None,
+        probe_started_at=probe_started_at,
+    )
+    deps.latency.record(name, seconds=seconds, ok=not faulty, steps=steps, now=now)
+
+
+def _call_with_first_byte_deadline(
+    provider: ImageProvider,
+    request: ProviderRequest,
+    on_progress: ProgressCallback,
+    *,
+    first_byte_deadline_s: float,
+) -> ProviderResult:
+    """Run the call, abandoning it if it shows no sign of life in time.
+
+    A hung provider would otherwise hold the job until its full timeout. The
+    call runs in a daemon thread; once abandoned, its late progress is dropped
+    and its own timeout ends it.
+    """
+    alive = threading.Event()
+    done = threading.Event()
+    abandoned = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def report(update: ProgressUpdate) -> None:
+        alive.set()
+        if not abandoned.is_set():
+            on_progress(update)
+
+    def work() -> None:
+        try:
+            outcome["result"] = provider.generate(request, report)
+        except BaseException as exc:  # handed to the caller's thread, re-raised there
+            outcome["error"] = exc
+        finally:
+            alive.set()
+            done.set()
+
+    worker = threading.Thread(target=work, name=f"provider-{provider.name}", daemon=True)
+    worker.start()
+    if not alive.wait(first_byte_deadline_s):
+        abandoned.set()
+        raise ProviderTimeoutError(
+            f"{provider.name} showed no sign of life within {first_byte_deadline_s:g} s.",
+            provider=provider.name,
+        )
+    done.wait()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]

@@ -1,0 +1,224 @@
+"""Which providers are fit, healthy, how much and how long: the quotes and the plan.
+
+Pure rules live in the domain (``selection``, ``pricing``, ``latency``,
+``circuit_breaker``, ``provider_profile``); this module reads the shared state
+they need (breakers, latencies, admins' overrides) once per call and combines
+them for GET /providers, POST /estimates and the order a job tries providers in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from sketchbridge.domain.latency import eta, prior_eta
+from sketchbridge.domain.pricing import PriceModel, estimate_cost
+from sketchbridge.domain.provider_profile import (
+    DEFAULT_PROFILES,
+    ProviderProfile,
+    merge,
+    retirement_status,
+)
+from sketchbridge.domain.selection import (
+    Candidate,
+    Health,
+    RequestNeeds,
+    assess_health,
+    rank,
+    unmet_needs,
+)
+from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.ports import Dependencies
+
+Policy = Literal["cheapest", "fastest", "balanced"]
+# Admins' overrides are read at most this often per instance.
+PROFILE_CACHE_S = 60.0
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    name: str
+    health: Health
+    reason: str
+    p50_s: float | None
+    p90_s: float | None
+    error_rate: float
+    samples: int
+    retires_on: date | None
+    retirement: Literal["ok", "flagged", "retired"]
+
+
+@dataclass(frozen=True)
+class Quote:
+    provider: str
+    eligible: bool
+    reasons: tuple[str, ...]  # why it is not eligible, in words
+    cost_usd: float
+    eta_s: float
+    eta_p90_s: float
+    health: Health
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The providers a job tries, in order; the first is the pick."""
+
+    order: tuple[str, ...]
+    quotes: dict[str, Quote]
+
+    @property
+    def chosen(self) -> Quote:
+        return self.quotes[self.order[0]]
+
+
+class ProviderManager:
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    def profiles(self) -> dict[str, ProviderProfile]:
+        """The enabled providers' profiles: defaults in code, overridden by the admins.
+
+        Read at most every PROFILE_CACHE_S per instance, so an admin's change
+        reaches every instance within a minute without a read per job.
+        """
+        memo = self._deps.profile_memo
+        now = time.monotonic()
+        if "profiles" not in memo or now - memo["read_at"] > PROFILE_CACHE_S:
+            names = self._deps.providers.names
+            defaults = {name: DEFAULT_PROFILES.get(name, ProviderProfile()) for name in names}
+            memo["profiles"] = merge(defaults, self._deps.provider_config.overrides(names))
+            memo["read_at"] = now
+        profiles: dict[str, ProviderProfile] = memo["profiles"]
+        return profiles
+
+    def statuses(self, *, now: float) -> dict[str, ProviderStatus]:
+        deps = self._deps
+        breakers = deps.breakers.load_many(deps.providers.names)
+        statuses: dict[str, ProviderStatus] = {}
+        for provider in deps.providers.all():
+            latency = deps.latency.summary(provider.name, now=now)
+            retires_on = retirement_date(provider, self.profiles()[provider.name])
+            report = assess_health(
+                breaker=breakers[provider.name],
+                latency=latency,
+                retires_on=retires_on,
+                now=now,
+                policy=deps.breakers.policy,
+            )
+            if not self.profiles()[provider.name].enabled:
+                report = type(report)("down", "disabled by an admin")
+            statuses[provider.name] = ProviderStatus(
+                name=provider.name,
+                health=report.status,
+                reason=report.reason,
+                p50_s=latency.p50_s,
+                p90_s=latency.p90_s,
+                error_rate=latency.error_rate,
+                samples=latency.samples,
+                retires_on=retires_on,
+                retirement=retirement_status(retires_on, date.fromtimestamp(now)),
+            )
+        return statuses
+
+    def quotes(
+        self,
+        needs: RequestNeeds,
+        *,
+        steps: int,
+        now: float,
+        queue_ahead_s: float = 0.0,
+    ) -> dict[str, Quote]:
+        """Cost and ETA of the request on every enabled provider, and whether it fits."""
+        statuses = self.statuses(now=now)
+        quotes: dict[str, Quote] = {}
+        for provider in self._deps.providers.all():
+            profile = self.profiles()[provider.name]
+            status = statuses[provider.name]
+            width, height = needs.width or 1024, needs.height or 1024
+            caps = provider.capabilities
+            summary = self._deps.latency.summary(provider.name, now=now)
+            expected = eta(
+                summary,
+                steps=min(steps, caps.max_steps),
+                prior=prior_eta(profile.typical_s),
+                prior_steps=profile.typical_steps,
+                scales_with_steps=caps.max_steps > 1,
+            ).plus(queue_ahead_s)
+            reasons = unmet_needs(caps, needs)
+            quotes[provider.name] = Quote(
+                provider=provider.name,
+                eligible=not reasons and status.health != "down",
+                reasons=reasons if status.health != "down" else (*reasons, status.reason),
+                cost_usd=price_of(provider, profile.price, width, height, steps),
+                eta_s=round(expected.p50_s, 2),
+                eta_p90_s=round(expected.p90_s, 2),
+                health=status.health,
+            )
+        return quotes
+
+    def plan(
+        self,
+        needs: RequestNeeds,
+        *,
+        requested: str,
+        policy: Policy,
+        steps: int,
+        allow_failover: bool,
+        max_cost_usd: float | None,
+        max_eta_s: float | None,
+        now: float,
+        seed: int,
+        queue_ahead_s: float = 0.0,
+    ) -> Plan:
+        """The order to try providers in: the one asked for (or the policy's pick) first."""
+        quotes = self.quotes(needs, steps=steps, now=now, queue_ahead_s=queue_ahead_s)
+        profiles = self.profiles()
+        ranked = rank(
+            [
+                Candidate(
+                    name=name,
+                    fits=quote.eligible and profiles[name].enabled,
+                    cost_usd=quote.cost_usd,
+                    eta_s=quote.eta_s,
+                    eta_p90_s=quote.eta_p90_s,
+                    health=quote.health,
+                    weight=profiles[name].weight,
+                )
+                for name, quote in quotes.items()
+            ],
+            policy,
+            max_cost_usd=max_cost_usd,
+            max_eta_s=max_eta_s,
+            seed=seed,
+        )
+        if requested != "auto":
+            explicit = self._deps.providers.resolve(requested).name
+            others = [name for name in ranked if name != explicit] if allow_failover else []
+            return Plan(order=(explicit, *others), quotes=quotes)
+        if not ranked:
+            # Nothing fits and is up: still try the default, whose error will say why.
+            return Plan(order=(self._deps.providers.default,), quotes=quotes)
+        return Plan(order=tuple(ranked), quotes=quotes)
+
+
+def retirement_date(provider: ImageProvider, profile: ProviderProfile) -> date | None:
+    """The admins' date if they set one, else the adapter's configured one."""
+    if profile.retires_on is not None:
+        return profile.retires_on
+    configured = getattr(provider, "retires_on", None)
+    return configured if isinstance(configured, date) else None
+
+
+def price_of(
+    provider: ImageProvider, price: PriceModel, width: int, height: int, steps: int
+) -> float:
+    quality = getattr(provider, "quality", None)
+    return estimate_cost(
+        price,
+        width=width,
+        height=height,
+        steps=min(steps, provider.capabilities.max_steps),
+        quality=quality if isinstance(quality, str) else None,
+    )
