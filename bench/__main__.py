@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 
-from bench import journey
+from bench import cache, failover, journey, redelivery
 
 
 def main() -> None:
-    print(json.dumps({"journey": journey.run()}, indent=2))
+    print(
+        json.dumps(
+            {
+                "journey": journey.run(),
+                "cache": cache.run(),
+                "redelivery": redelivery.run(),
+                "failover": failover.run(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,15 +26,26 @@ logger = logging.getLogger(__name__)
 _MAX_MESSAGES_PER_RECEIVE = 10
 # Short, so that stopping never waits long on a long poll.
 _WAIT_SECONDS = 1
+# How long a lower-priority poller waits before looking again.
+_YIELD_SECONDS = 0.2
 
 
 class QueuePoller:
     """A thread that feeds one queue's messages to one function."""
 
     def __init__(
-        self, source: QueueEventSource, function: LocalFunction, *, endpoint_url: str
+        self,
+        source: QueueEventSource,
+        function: LocalFunction,
+        *,
+        endpoint_url: str,
+        yields_to: Sequence[QueuePoller] = (),
     ) -> None:
         self.source = source
+        # Pollers of higher-priority queues: while one has work, this one waits,
+        # as a larger MaximumConcurrency gives that queue the processor on AWS.
+        self.yields_to = list(yields_to)
+        self.busy = False
         self._function = function
         self._sqs = aws_session().client("sqs", endpoint_url=endpoint_url)
         self._stopping = threading.Event()
@@ -65,8 +76,11 @@ class QueuePoller:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            if any(poller.busy for poller in self.yields_to):
+                self._stopping.wait(_YIELD_SECONDS)
+                continue
             try:
-                self.poll_once()
+                self.busy = self.poll_once() > 0
             except Exception:
                 # The emulated SQS going away at shutdown, or a bug here: log, keep polling.
                 if not self._stopping.is_set():

@@ -49,6 +49,9 @@ class QueueEventSource:
     batch_size: int
     report_batch_item_failures: bool
     enabled: bool = True
+    # ScalingConfig.MaximumConcurrency: locally, a function's sources with a
+    # higher cap are served first (the interactive queue before the batch one).
+    maximum_concurrency: int | None = None
 
 
 @dataclass
@@ -236,6 +239,9 @@ def _queue_event_source(
         report_batch_item_failures="ReportBatchItemFailures"
         in resolved.get("FunctionResponseTypes", []),
         enabled=_truthy(resolved.get("Enabled", True)),
+        maximum_concurrency=int(resolved["ScalingConfig"]["MaximumConcurrency"])
+        if "MaximumConcurrency" in resolved.get("ScalingConfig", {})
+        else None,
     )
 
 

@@ -180,13 +180,29 @@ class LocalStack:
             web_root=self._web_root,
         )
         self._serve(listener)
-        for source in provisioned.queue_event_sources:
-            if source.enabled and source.function_id in functions:
-                poller = QueuePoller(
-                    source, functions[source.function_id], endpoint_url=aws_endpoint_url
-                )
-                poller.start()
-                self._pollers.append(poller)
+        # Highest MaximumConcurrency first: lower-priority queues yield to the earlier ones.
+        sources = sorted(
+            (
+                s
+                for s in provisioned.queue_event_sources
+                if s.enabled and s.function_id in functions
+            ),
+            key=lambda source: -(source.maximum_concurrency or 0),
+        )
+        for source in sources:
+            poller = QueuePoller(
+                source,
+                functions[source.function_id],
+                endpoint_url=aws_endpoint_url,
+                yields_to=[
+                    p
+                    for p in self._pollers
+                    if p.source.function_id == source.function_id
+                    and (p.source.maximum_concurrency or 0) > (source.maximum_concurrency or 0)
+                ],
+            )
+            poller.start()
+            self._pollers.append(poller)
 
     def _serve(self, listener: socket.socket) -> None:
         assert self.gateway is not None
@@ -283,8 +299,12 @@ class StackProcess:
         aws_port: int = 0,
         standins: bool = False,
         startup_timeout_seconds: float = 60,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """``environment``: variables laid over this process's own for the stack (e.g. a
+        setting the template leaves at its default, such as ``BREAKER_COOLDOWN_S``)."""
         self._state_file = state_file
+        self._environment = dict(environment or {})
         self._arguments = [
             "--port",
             str(port),
@@ -317,7 +337,9 @@ class StackProcess:
     def start(self) -> Self:
         self._state_file.unlink(missing_ok=True)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.stack", *self._arguments], cwd=REPO_ROOT
+            [sys.executable, "-m", "local.stack", *self._arguments],
+            cwd=REPO_ROOT,
+            env={**os.environ, **self._environment},
         )
         deadline = time.monotonic() + self._startup_timeout_seconds
         while not self._state_file.exists():

@@ -1,4 +1,4 @@
-"""GET /generations/{id} and GET /providers: read-only views for the signed-in user."""
+"""GET /generations/{id}, GET /providers and POST /estimates: read-only views for the user."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sketchbridge.api.http import create_resolver, json_response, user_id
+from sketchbridge.api.http import create_resolver, json_response, parse_body, user_id
 from sketchbridge.bootstrap import dependencies
+from sketchbridge.domain.models import EstimateRequest
+from sketchbridge.services.estimates import estimate
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.list_providers import list_providers
 
@@ -23,7 +25,13 @@ def get_one_generation(job_id: str) -> Any:
 
 @app.get("/providers")
 def get_providers() -> Any:
-    return json_response(list_providers(dependencies().providers))
+    return json_response(list_providers(dependencies()))
+
+
+@app.post("/estimates")
+def post_estimates() -> Any:
+    # A quote stores nothing and calls no provider: a POST only because it carries a body.
+    return json_response(estimate(parse_body(app, EstimateRequest), deps=dependencies()))
 
 
 @logger.inject_lambda_context

@@ -4,6 +4,11 @@ It answers ``InvokeModel`` as bedrock-runtime's REST-JSON protocol does, so boto
 real code path against it (point it here with ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``):
 
     POST /model/{modelId}/invoke     body: the model's own JSON (raw bytes, not wrapped)
+    GET  /foundation-models/{modelIdentifier}   the control plane's GetFoundationModel
+                                     (``bedrock``, not ``bedrock-runtime``: reach it with
+                                     ``AWS_ENDPOINT_URL_BEDROCK``), what the health probe calls:
+                                     200 {"modelDetails": {...}} for a served model, else 404
+                                     ``ResourceNotFoundException``; down, 503
 
     200  {"seeds": [n], "finish_reasons": [null], "images": ["<base64>"]}
     200  {"finish_reasons": ["Filter reason: prompt"]}          the content filter refused
@@ -107,7 +112,28 @@ def create_app(
             return bedrock_error(400, "ValidationException", str(malformed))
         return await _answer(control.next_outcome(), body, sketch)
 
-    routes = [Route("/model/{model_id:path}/invoke", invoke, methods=["POST"])]
+    async def get_foundation_model(request: Request) -> Response:
+        model_id = request.path_params["model_id"]
+        control.record(request, model=model_id)
+        refusal = _authentication_refusal(request.headers)
+        if refusal is not None:
+            return refusal
+        outcome = control.probe_outcome()
+        if "status" in outcome:
+            return scripted_response(outcome)
+        if model_id not in served:
+            return bedrock_error(
+                404,
+                "ResourceNotFoundException",
+                "Could not resolve the foundation model from the provided model identifier.",
+            )
+        region = _signed_region(request.headers.get("authorization", ""))
+        return _json(200, {"modelDetails": foundation_model(model_id, region)})
+
+    routes = [
+        Route("/model/{model_id:path}/invoke", invoke, methods=["POST"]),
+        Route("/foundation-models/{model_id:path}", get_foundation_model, methods=["GET"]),
+    ]
     return Starlette(routes=[*routes, *control_routes(control)])
 
 
@@ -133,6 +159,28 @@ async def _answer(outcome: dict[str, Any], body: dict[str, Any], sketch: Image.I
         {"seeds": [seed], "finish_reasons": [None], "images": [image_b64]},
         {"X-Amzn-Bedrock-Invocation-Latency": latency_ms},
     )
+
+
+def foundation_model(model_id: str, region: str) -> dict[str, Any]:
+    """``FoundationModelDetails`` as botocore 1.44.8's ``bedrock`` model shapes it."""
+    return {
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": "Stable Image Control Sketch",
+        "providerName": "Stability AI",
+        "inputModalities": ["TEXT", "IMAGE"],
+        "outputModalities": ["IMAGE"],
+        "responseStreamingSupported": False,
+        "customizationsSupported": [],
+        "inferenceTypesSupported": ["ON_DEMAND"],
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
+
+
+def _signed_region(authorization: str) -> str:
+    """The region in a SigV4 credential scope (``Credential=AKID/date/REGION/service/...``)."""
+    scope = authorization.partition("Credential=")[2].split(",")[0].split("/")
+    return scope[2] if len(scope) > 2 and scope[2] else "us-west-2"
 
 
 def bedrock_error(status: int, code: str, message: str) -> Response:

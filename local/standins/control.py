@@ -15,7 +15,9 @@ An outcome is one of
     {"outcome": "ok"}               answer normally
 
 Only requests that would start (and bill) a generation consume an outcome;
-polls, cancels and file downloads are logged but never scripted.
+polls, cancels and file downloads are logged but never scripted. Model lookups (what the
+health probes call) are logged and follow the mode alone (``probe_outcome``): down, they
+answer 503 as the provider's front door would.
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ class StandinControl:
         with self._lock:
             if self.script:
                 return self.script.pop(0)
+            if self.mode == "down":
+                return UNAVAILABLE
+            if self.mode == "flaky" and self._random.random() < self.failure_rate:
+                return UNAVAILABLE
+            return OK
+
+    def probe_outcome(self) -> dict[str, Any]:
+        """What a request that starts nothing (a model lookup) gets: the mode, never the script."""
+        with self._lock:
             if self.mode == "down":
                 return UNAVAILABLE
             if self.mode == "flaky" and self._random.random() < self.failure_rate:

@@ -72,6 +72,8 @@ class Standins:
             "OPENAI_BASE_URL": f"{urls['openai']}/v1",  # the SDK's paths are relative to /v1
             "OPENAI_API_KEY": OPENAI_API_KEY,
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": urls["bedrock"],
+            # The control plane, which the health probe asks (GetFoundationModel).
+            "AWS_ENDPOINT_URL_BEDROCK": urls["bedrock"],
         }
 
     def start(self) -> Self:

@@ -8,6 +8,9 @@ the base URL; the SDK's paths are relative to it):
                                  ``size``, ``quality``, ``n``, ``stream``, ``partial_images``,
                                  ``output_format``, ``output_compression``, ``background``, ``mask``
     POST /v1/images/generations  JSON, the same options without the images
+    GET  /v1/models/{model}      200 Model {"id", "object": "model", "created", "owned_by",
+                                 "shutdown_date"} for a GPT image model that is not shut down
+                                 (what the health probe reads); 404 ``model_not_found`` else
 
     200  {"created", "data": [{"b64_json"}], "background", "output_format", "size",
           "quality", "usage"}                                          (ImagesResponse)
@@ -98,6 +101,8 @@ PARTIAL_IMAGE_TOKENS = 100
 INPUT_IMAGE_TOKENS = 323  # [?] per input image; the real count depends on its size
 RESOLVED_AUTO_QUALITY = "medium"  # [?] what "auto" turns into
 RENDER_STEPS = 12
+# [?] when a model was created: not something a health probe reads; any fixed time will do.
+MODEL_CREATED = 1_745_000_000
 RENDER_STRENGTH = 0.9
 
 # What OpenAI sends for each status when a script names only the status: (type, code, message).
@@ -215,7 +220,31 @@ def create_app(
             return _invalid(invalid, request_id)
         return await _answer(control.next_outcome(), job, request_id, seconds_per_partial)
 
+    async def retrieve_model(request: Request) -> Response:
+        request_id = f"req_{uuid.uuid4().hex}"
+        model = request.path_params["model"]
+        control.record(request, model=model)
+        refusal = _authentication_refusal(request.headers.get("authorization"), api_key)
+        if refusal is not None:
+            return _error(401, *refusal, request_id=request_id)
+        outcome = control.probe_outcome()
+        if "status" in outcome:
+            return scripted_response(outcome, request_id)
+        try:
+            _check_model(model)
+        except _InvalidRequest:
+            # Only image models are played here; any other is as unknown as a retired one.
+            return _error(
+                404,
+                "invalid_request_error",
+                "model_not_found",
+                f"The model `{model}` does not exist or you do not have access to it.",
+                request_id=request_id,
+            )
+        return JSONResponse(_model_json(model), headers=_headers(request_id))
+
     routes = [
+        Route("/v1/models/{model}", retrieve_model, methods=["GET"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
         Route("/v1/images/generations", generations, methods=["POST"]),
     ]
@@ -522,6 +551,18 @@ def _validated(kind: str, model: str, fields: Mapping[str, str], files: list[byt
         background=background,
         seed=seed,
     )
+
+
+def _model_json(model: str) -> dict[str, Any]:
+    """The spec's ``Model``; ``shutdown_date`` is null unless a shutdown is announced."""
+    shutdown = SHUT_DOWN.get(model)
+    return {
+        "id": model,
+        "object": "model",
+        "created": MODEL_CREATED,
+        "owned_by": "system",
+        "shutdown_date": shutdown.isoformat() if shutdown else None,
+    }
 
 
 def _check_model(model: str) -> None:

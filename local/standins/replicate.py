@@ -7,6 +7,8 @@ SDK's paths start with ``/v1``). It plays one model family, FLUX.1 Canny [dev]:
     POST /v1/predictions                         {"version", "input": {...}}   201 prediction
          headers: ``Prefer: wait[=N]`` holds the answer up to N s (60 by default) for the
          result; ``Cancel-After: 30s`` cancels the prediction that long after creation
+    GET  /v1/models/{owner}/{name}               200 model (what the health probe reads);
+                                                 any owner/name is a model here
     GET  /v1/predictions/{id}                    200 prediction, its status and logs moving on
     POST /v1/predictions/{id}/cancel             200 prediction, ``canceled``
     POST /v1/files                               multipart ``content`` (+ ``filename``,
@@ -358,6 +360,16 @@ def create_app(
     async def create_for_version(request: Request) -> Response:
         return await create_prediction(standin, request, model=None, versioned=True)
 
+    async def get_model(request: Request) -> Response:
+        model = f"{request.path_params['owner']}/{request.path_params['name']}"
+        standin.control.record(request, model=model)
+        if not standin.authorised(request):
+            return problem(401)
+        outcome = standin.control.probe_outcome()
+        if "status" in outcome:
+            return problem(int(outcome["status"]))
+        return JSONResponse(model_json(model))
+
     async def get_prediction(request: Request) -> Response:
         standin.control.record(request)
         if not standin.authorised(request):
@@ -422,6 +434,7 @@ def create_app(
 
     routes = [
         Route("/v1/models/{owner}/{name}/predictions", create_for_model, methods=["POST"]),
+        Route("/v1/models/{owner}/{name}", get_model, methods=["GET"]),
         Route("/v1/predictions", create_for_version, methods=["POST"]),
         Route("/v1/predictions/{id}", get_prediction, methods=["GET"]),
         Route("/v1/predictions/{id}/cancel", cancel_prediction, methods=["POST"]),
@@ -679,6 +692,31 @@ def encode_image(image: Image.Image, output_format: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=PIL_FORMATS[output_format])
     return buffer.getvalue()
+
+
+def model_json(model: str) -> dict[str, Any]:
+    """The model object (``schemas_model_response``) of the official model this stand-in plays."""
+    owner, _, name = model.partition("/")
+    return {
+        "url": f"https://replicate.com/{model}",
+        "owner": owner,
+        "name": name,
+        "description": "FLUX.1 Canny [dev], played by the Sketchbridge stand-in.",
+        "visibility": "public",
+        "github_url": None,
+        "paper_url": None,
+        "license_url": None,
+        "run_count": 0,
+        "cover_image_url": None,
+        "default_example": None,
+        "latest_version": {
+            "id": official_version(model),
+            "created_at": timestamp(datetime(2024, 11, 20, tzinfo=UTC)),
+            "cog_version": "0.13.6",
+            "openapi_schema": None,
+        },
+        "is_official": True,
+    }
 
 
 def official_version(model: str | None) -> str:

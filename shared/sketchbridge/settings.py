@@ -21,6 +21,8 @@ class Settings(BaseModel):
     providers_table: str = Field(alias="PROVIDERS_TABLE")
     cache_table: str = Field(alias="CACHE_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
+    # Work that may wait; empty: everything goes to the jobs (interactive) queue.
+    batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")
     artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
     websocket_management_url: str = Field(alias="WEBSOCKET_MANAGEMENT_URL")
     jwt_issuer: str = Field(default="", alias="JWT_ISSUER")
@@ -41,6 +43,9 @@ class Settings(BaseModel):
     failover_on_policy: bool = Field(default=False, alias="FAILOVER_ON_POLICY")
     # The OCR function that reads words on sketches (text=describe); empty: the heuristic only.
     ocr_function_name: str = Field(default="", alias="OCR_FUNCTION_NAME")
+    # How long a provider's open circuit refuses calls before one probe may try it again.
+    # Not set by the template (the default suits production); tests shorten it.
+    breaker_cooldown_s: float = Field(default=30.0, alias="BREAKER_COOLDOWN_S", ge=0)
 
     @property
     def provider_names(self) -> list[str]:

@@ -286,3 +286,27 @@ def test_the_capabilities_say_what_is_not_honoured() -> None:
     assert (capabilities.seed, capabilities.negative_prompt) == (True, False)
     assert capabilities.max_steps == 50
     assert dataclasses.asdict(capabilities)["progress"] == "steps"
+
+
+# --- resuming after a processor died ----------------------------------------------------------
+
+
+def test_a_prediction_started_before_a_crash_is_followed_not_paid_for_again(
+    base_url: str, control: StandinControl
+) -> None:
+    started: list[str] = []
+    first, _ = generate(provider(base_url), sketch_request(on_started=started.append))
+    (prediction_id,) = started
+    creates_before = len(paths(control, "POST"))
+
+    resumed, _ = generate(provider(base_url), sketch_request(resume_id=prediction_id))
+
+    assert len(paths(control, "POST")) == creates_before  # no second prediction
+    assert f"/v1/predictions/{prediction_id}" in paths(control, "GET")
+    assert resumed.image_png == first.image_png
+
+
+def test_a_prediction_that_is_gone_is_started_again(base_url: str, control: StandinControl) -> None:
+    result, _ = generate(provider(base_url), sketch_request(resume_id="no-such-prediction"))
+    assert result.width == 384
+    assert any("/predictions" in path for path in paths(control, "POST"))

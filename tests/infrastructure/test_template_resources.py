@@ -17,6 +17,9 @@ DOCUMENTED_FUNCTIONS = {
     "ProcessorFunction": "functions/processor/",
     "WebSocketFunction": "functions/websocket/",
     "OcrFunction": "functions/ocr/",
+    "HealthFunction": "functions/health/",
+    "DeadLetterFunction": "functions/deadletter/",
+    "SweepFunction": "functions/sweep/",
 }
 # Runs the OCR model on its own runtime and dependencies, without the sketchbridge layers
 # (docs/preprocessing.md); every other function runs sketchbridge on python3.11.
@@ -27,6 +30,7 @@ DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
+    ("POST", "/estimates"): "QueryFunction",
 }
 DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}
 # Read by Powertools and the log setup, not by sketchbridge.settings, so the
@@ -114,12 +118,24 @@ def test_processor_retries_only_the_failed_jobs_of_a_batch(resources: dict[str, 
     events = resources["ProcessorFunction"]["Properties"]["Events"]
     sqs_events = [event["Properties"] for event in events.values() if event["Type"] == "SQS"]
 
-    assert len(sqs_events) == 1
-    (sqs,) = sqs_events
-    assert sqs["Queue"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
-    assert sqs["BatchSize"] == 5
-    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert sqs["ScalingConfig"]["MaximumConcurrency"] >= 2
+    by_queue = {event["Queue"]["Fn::GetAtt"][0]: event for event in sqs_events}
+    assert set(by_queue) == {"JobsQueue", "BatchQueue"}
+    for sqs in by_queue.values():
+        assert sqs["BatchSize"] == 5
+        assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_batch_work_cannot_starve_interactive_work(resources: dict[str, Any]) -> None:
+    events = resources["ProcessorFunction"]["Properties"]["Events"]
+    caps = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]: event["Properties"]["ScalingConfig"][
+            "MaximumConcurrency"
+        ]
+        for event in events.values()
+        if event["Type"] == "SQS"
+    }
+    # Lambda's minimum MaximumConcurrency is 2; interactive must keep the larger share.
+    assert caps["BatchQueue"] >= 2 and caps["JobsQueue"] > caps["BatchQueue"]
 
 
 def test_processor_gives_up_on_a_job_exactly_when_the_queue_does(
@@ -209,9 +225,11 @@ def test_tables_have_the_documented_keys_and_indexes(resources: dict[str, Any]) 
 
     jobs = resources["JobsTable"]["Properties"]
     assert keys(jobs["KeySchema"]) == [("id", "HASH")]
-    (by_user,) = jobs["GlobalSecondaryIndexes"]
+    by_user, by_status = jobs["GlobalSecondaryIndexes"]
     assert by_user["IndexName"] == "by_user"
     assert keys(by_user["KeySchema"]) == [("user_id", "HASH"), ("created_at", "RANGE")]
+    assert by_status["IndexName"] == "by_status"
+    assert keys(by_status["KeySchema"]) == [("status", "HASH"), ("updated_at", "RANGE")]
 
     connections = resources["ConnectionsTable"]["Properties"]
     assert keys(connections["KeySchema"]) == [("connection_id", "HASH"), ("sort", "RANGE")]
@@ -363,7 +381,13 @@ def test_only_the_functions_that_push_to_clients_may_manage_connections(
 ) -> None:
     may_push = {name for name, f in functions.items() if _grants_manage_connections(f)}
 
-    assert may_push == {"ProcessorFunction", "WebSocketFunction"}
+    # The dead-letter handler and the sweep tell subscribers when they end a job.
+    assert may_push == {
+        "ProcessorFunction",
+        "WebSocketFunction",
+        "DeadLetterFunction",
+        "SweepFunction",
+    }
 
 
 # ---------------------------------------------------------------- APIs

@@ -159,7 +159,11 @@ def aws() -> Iterator[EmulatedAws]:
             },
         )
         ids = provisioned.physical_ids
-        [jobs_source] = provisioned.queue_event_sources
+        [jobs_source] = [
+            source
+            for source in provisioned.queue_event_sources
+            if source.queue_url == provisioned.physical_ids["JobsQueue"]
+        ]
         with pytest.MonkeyPatch.context() as environment:
             for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
                 environment.delenv(name, raising=False)

@@ -63,7 +63,11 @@ def poller(
     provisioned: tuple[Provisioned, str], sqs: Any, tmp_path: Path, seen_file: Path
 ) -> QueuePoller:
     resources, endpoint = provisioned
-    (source,) = resources.queue_event_sources
+    (source,) = [
+        source
+        for source in resources.queue_event_sources
+        if source.queue_url == resources.physical_ids["JobsQueue"]
+    ]
     # Failed messages come back at once instead of after the template's visibility timeout,
     # so retries happen on the next poll.
     sqs.set_queue_attributes(QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": "0"})

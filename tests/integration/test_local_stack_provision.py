@@ -129,6 +129,9 @@ def test_every_function_sees_the_physical_names_and_the_local_endpoints(
         "ProcessorFunction",
         "WebSocketFunction",
         "OcrFunction",
+        "HealthFunction",
+        "DeadLetterFunction",
+        "SweepFunction",
     }
     for function in provisioned.functions.values():
         assert {name: function.environment.get(name) for name in expected} == expected
@@ -139,12 +142,37 @@ def test_every_function_sees_the_physical_names_and_the_local_endpoints(
 def test_processor_is_fed_by_the_jobs_queue_with_partial_batch_failures(
     provisioned: Provisioned,
 ) -> None:
-    (source,) = provisioned.queue_event_sources
+    by_queue = {
+        source.queue_url: source
+        for source in provisioned.queue_event_sources
+        if source.function_id == "ProcessorFunction"
+    }
+    assert set(by_queue) == {
+        provisioned.physical_ids["JobsQueue"],
+        provisioned.physical_ids["BatchQueue"],
+    }
+    for source in by_queue.values():
+        assert source.function_id == "ProcessorFunction"
+        assert source.report_batch_item_failures
+        assert source.batch_size >= 1
+    # The interactive queue is served first locally, as its larger cap does on AWS.
+    interactive = by_queue[provisioned.physical_ids["JobsQueue"]]
+    batch = by_queue[provisioned.physical_ids["BatchQueue"]]
+    assert (interactive.maximum_concurrency or 0) > (batch.maximum_concurrency or 0)
 
-    assert source.function_id == "ProcessorFunction"
-    assert source.queue_url == provisioned.physical_ids["JobsQueue"]
-    assert source.report_batch_item_failures
-    assert source.batch_size >= 1
+
+def test_every_dead_letter_queue_feeds_the_dead_letter_function(
+    provisioned: Provisioned,
+) -> None:
+    fed = {
+        source.queue_url
+        for source in provisioned.queue_event_sources
+        if source.function_id == "DeadLetterFunction"
+    }
+    assert fed == {
+        provisioned.physical_ids["JobsDeadLetterQueue"],
+        provisioned.physical_ids["BatchDeadLetterQueue"],
+    }
 
 
 def test_provisioning_again_on_a_restarted_emulator_starts_from_scratch() -> None:

@@ -23,7 +23,7 @@ from sketchbridge.providers.base import (
 )
 from sketchbridge.providers.local import LocalProvider
 from sketchbridge.providers.registry import ProviderRegistry
-from sketchbridge.services.ports import Dependencies, Subscriber
+from sketchbridge.services.ports import Dependencies, StuckJob, Subscriber
 
 SKETCHES = Path(__file__).resolve().parents[2].parent / "shared" / "sketches"
 
@@ -42,6 +42,8 @@ def png_data_url(image: Image.Image, fmt: str = "PNG") -> str:
 class FakeJobStore:
     def __init__(self) -> None:
         self.records: dict[str, JobRecord] = {}
+        # What DynamoDB keeps as the item's ``requeued_at`` (JobRecord does not carry it).
+        self.requeued_at: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def create(self, record: JobRecord) -> None:
@@ -112,6 +114,12 @@ class FakeJobStore:
             self.records[job_id] = failed
             return failed
 
+    def note_external_call(self, job_id: str, call: Any) -> None:
+        with self._lock:
+            record = self.records[job_id]
+            if record.status is JobStatus.RUNNING:
+                self.records[job_id] = record.model_copy(update={"external_call": call})
+
     def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
         with self._lock:
             record = self.records.get(job_id)
@@ -143,6 +151,76 @@ class FakeJobStore:
             )
             return record.seq + 1
 
+    # -- the sweep (like DynamoJobStore: writes hold only while the seq is unchanged) ------
+
+    def stuck(self, *, now: datetime, running_grace_s: int, queued_for_s: int) -> list[StuckJob]:
+        lease_ended_before = int(now.timestamp()) - running_grace_s
+        written_before = (now - timedelta(seconds=queued_for_s)).isoformat()
+        found = []
+        for record in list(self.records.values()):
+            if record.status is JobStatus.RUNNING:
+                if (record.lease_expires_at or 0) >= lease_ended_before:
+                    continue
+            elif record.status is not JobStatus.QUEUED or record.updated_at >= written_before:
+                continue
+            found.append(
+                StuckJob(
+                    id=record.id,
+                    status=record.status,
+                    updated_at=record.updated_at,
+                    seq=record.seq,
+                    attempts=record.attempts,
+                    lease_expires_at=record.lease_expires_at,
+                    requeued_at=self.requeued_at.get(record.id),
+                    leader_job_id=record.leader_job_id,
+                    priority=record.priority,
+                )
+            )
+        return found
+
+    def requeue_unchanged(self, job_id: str, *, seq: int, updated_at: str) -> int | None:
+        with self._lock:
+            record = self.records[job_id]
+            if record.status is not JobStatus.RUNNING or record.seq != seq:
+                return None
+            self.records[job_id] = record.model_copy(
+                update={
+                    "status": JobStatus.QUEUED,
+                    "lease_expires_at": None,
+                    "updated_at": updated_at,
+                    "seq": seq + 1,
+                }
+            )
+            return seq + 1
+
+    def note_resent(self, job_id: str, *, seq: int, at: str) -> bool:
+        with self._lock:
+            record = self.records[job_id]
+            if record.status is not JobStatus.QUEUED or record.seq != seq:
+                return False
+            self.records[job_id] = record.model_copy(update={"updated_at": at})
+            self.requeued_at[job_id] = at
+            return True
+
+    def fail_unchanged(
+        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None or record.status.is_final or record.seq != seq:
+                return None
+            failed = record.model_copy(
+                update={
+                    "status": JobStatus.FAILED,
+                    "error": error,
+                    "lease_expires_at": None,
+                    "updated_at": updated_at,
+                    "seq": seq + 1,
+                }
+            )
+            self.records[job_id] = failed
+            return failed
+
 
 class FakeObjectStore:
     def __init__(self) -> None:
@@ -170,9 +248,11 @@ class FakeObjectStore:
 class FakeQueue:
     def __init__(self, *, broken: bool = False) -> None:
         self.messages: list[JobMessage] = []
+        self.priorities: list[str] = []
         self.broken = broken
 
-    def send(self, message: JobMessage) -> None:
+    def send(self, message: JobMessage, *, priority: str = "interactive") -> None:
+        self.priorities.append(priority)
         if self.broken:
             from sketchbridge.domain.errors import InternalError
 
@@ -336,6 +416,7 @@ def fake_dependencies(*, provider: FakeProvider | None = None) -> Dependencies:
         cache=FakeResultCache(),
         idempotency=FakeIdempotencyStore(),
         metrics=FakeMetrics(),
+        ledger=FakeUsageLedger(),
         breakers=FakeBreakerStore(),
         rate_limiter=FakeRateLimiter(),
         latency=FakeLatencyStore(),
@@ -481,6 +562,35 @@ class FakeProviderConfigStore:
 
     def clear(self, name: str) -> None:
         self.stored.pop(name, None)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    job_id: str
+    provider: str
+    model: str
+    cost_usd: float | None
+    fingerprint: str
+    at: str
+
+
+class FakeUsageLedger:
+    """Like DynamoUsageLedger: one entry per billable provider call."""
+
+    def __init__(self) -> None:
+        self.entries: list[LedgerEntry] = []
+
+    def record(
+        self,
+        job_id: str,
+        *,
+        provider: str,
+        model: str,
+        cost_usd: float | None,
+        fingerprint: str,
+        at: str,
+    ) -> None:
+        self.entries.append(LedgerEntry(job_id, provider, model, cost_usd, fingerprint, at))
 
 
 class FakeMetrics:

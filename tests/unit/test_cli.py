@@ -532,9 +532,33 @@ def test_providers_table_lists_each_and_stars_the_default() -> None:
         "max_steps": 100,
         "progress": "steps",
     }
+    side = {"min": 64, "max": 2048, "multiple": 8}
+    # What GET /providers says besides the table's columns.
+    details = {
+        "reason": "answering normally",
+        "capabilities": capabilities,
+        "parameters": {"width": side, "height": side, "steps": {"min": 1, "max": 100}},
+        "price": {"kind": "per_image", "prices": [{"usd": 0.0}]},
+        "quote": {
+            "width": 1024,
+            "height": 1024,
+            "steps": 20,
+            "cost_usd": 0.0,
+            "eta_s": 2.0,
+            "eta_p90_s": 3.0,
+        },
+        "latency": {
+            "p50_s": None,
+            "p90_s": None,
+            "error_rate": 0.0,
+            "samples": 0,
+            "window_s": 900.0,
+        },
+    }
     providers = ProvidersResponse.model_validate(
         {
             "default": "local",
+            "auto": "local",
             "providers": [
                 {
                     "name": "local",
@@ -542,7 +566,7 @@ def test_providers_table_lists_each_and_stars_the_default() -> None:
                     "is_ai": False,
                     "model": "local-renderer",
                     "status": "healthy",
-                    "capabilities": capabilities,
+                    **details,
                 },
                 {
                     "name": "replicate",
@@ -550,7 +574,7 @@ def test_providers_table_lists_each_and_stars_the_default() -> None:
                     "is_ai": True,
                     "model": "rossjillian/controlnet",
                     "status": "degraded",
-                    "capabilities": capabilities,
+                    **details,
                 },
             ],
         }

@@ -151,3 +151,19 @@ def test_auto_never_picks_a_provider_that_cannot_honour_a_requested_seed() -> No
     job_id = _job(deps)  # auto, with a seed
     process_job(job_id, receive_count=1, deps=deps)
     assert seedless.calls == 0 and seeded.calls == 1
+
+
+def test_a_failed_job_records_every_provider_it_tried() -> None:
+    down = FakeProvider(
+        name="replicate", errors=[ProviderUnavailableError("503", provider="replicate")]
+    )
+    refusing = FakeProvider(name="openai", errors=[ContentPolicyError("no", provider="openai")])
+    deps = _deps(down, refusing)
+    job_id = _job(deps, provider="replicate")
+    process_job(job_id, receive_count=1, deps=deps)
+    job = get_generation(job_id, user_id="ada", deps=deps)
+    assert job.status is JobStatus.FAILED
+    assert [(hop.provider, hop.outcome) for hop in job.hops] == [
+        ("replicate", "provider_unavailable"),
+        ("openai", "content_policy"),
+    ]

@@ -175,3 +175,63 @@ def test_seedless_providers_are_marked_non_reproducible(deps: Dependencies) -> N
     _run_all(deps)
     result = get_generation(job.id, user_id="ada", deps=deps).result
     assert result is not None and result.reproducible is False and result.seed is None
+
+
+def test_a_provider_side_job_started_before_a_crash_is_resumed_not_started_again(
+    deps: Dependencies,
+) -> None:
+    from sketchbridge.providers.base import ProgressCallback, ProviderRequest, ProviderResult
+
+    class ResumableProvider(FakeProvider):
+        """Starts a provider-side job (billed) and dies once mid-call, like a killed processor."""
+
+        started_jobs: list[str]
+        resumed: list[str]
+
+        def generate(
+            self, request: ProviderRequest, on_progress: ProgressCallback
+        ) -> ProviderResult:
+            if request.resume_id is not None:
+                self.resumed.append(request.resume_id)
+                return super().generate(request, on_progress)
+            self.started_jobs.append(f"prediction-{len(self.started_jobs)}")
+            assert request.on_started is not None
+            request.on_started(self.started_jobs[-1])
+            if len(self.started_jobs) == 1:
+                raise SystemExit("processor killed mid-call")
+            return super().generate(request, on_progress)
+
+    provider = ResumableProvider(name="replicate")
+    provider.started_jobs, provider.resumed = [], []
+    deps.providers._providers["replicate"] = provider  # type: ignore[attr-defined]
+    job = submit_generation(_request(provider="replicate"), user_id="ada", deps=deps)
+    with pytest.raises(SystemExit):
+        process_job(job.id, receive_count=1, deps=deps)
+    deps.clock.advance(deps.job_lease_seconds + 1)  # type: ignore[attr-defined]
+
+    process_job(job.id, receive_count=2, deps=deps)
+
+    assert provider.started_jobs == ["prediction-0"]  # one billable start
+    assert provider.resumed == ["prediction-0"]
+    assert get_generation(job.id, user_id="ada", deps=deps).status is JobStatus.SUCCEEDED
+
+
+def test_a_request_that_misses_just_before_its_twin_finishes_still_pays_nothing(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    submit_generation(_request(), user_id="ada", deps=deps)
+    _run_all(deps)  # the first job finishes: cached, its flight ended
+    real_get = deps.cache.get
+    looks: list[str] = []
+
+    def stale_first_look(fingerprint: str):  # type: ignore[no-untyped-def]
+        # The second request's first look happened before the first job cached its result.
+        looks.append(fingerprint)
+        return None if len(looks) == 1 else real_get(fingerprint)
+
+    deps.cache.get = stale_first_look  # type: ignore[method-assign]
+    twin = submit_generation(_request(), user_id="bob", deps=deps)
+
+    assert twin.cached is True and twin.status is JobStatus.SUCCEEDED
+    assert deps.queue.messages == [] and provider.calls == 1  # type: ignore[attr-defined]
+    assert deps.cache.flights == {}  # type: ignore[attr-defined]

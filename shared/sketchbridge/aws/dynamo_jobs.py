@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.aws.dynamo_codec import from_item, to_item, to_value
 from sketchbridge.domain.errors import InternalError
-from sketchbridge.domain.models import ErrorInfo, HopInfo, JobRecord, JobStatus
+from sketchbridge.domain.models import ErrorInfo, ExternalCall, HopInfo, JobRecord, JobStatus
+from sketchbridge.services.ports import StuckJob
 
 _FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+# Jobs by status and last write (docs/architecture.md): how the sweep finds stuck ones.
+BY_STATUS_INDEX = "by_status"
 
 
 class DynamoJobStore:
@@ -124,6 +128,14 @@ class DynamoJobStore:
         )
         return int(attributes["seq"]) if attributes is not None else None
 
+    def note_external_call(self, job_id: str, call: ExternalCall) -> None:
+        self._update_if(
+            job_id,
+            update="SET external_call = :call",
+            condition="#status = :running",
+            values={":call": call.model_dump(mode="json"), ":running": JobStatus.RUNNING.value},
+        )
+
     def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
         attributes = self._update_if(
             job_id,
@@ -146,6 +158,98 @@ class DynamoJobStore:
             },
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    # -- the sweep ------------------------------------------------------------------------
+
+    def stuck(self, *, now: datetime, running_grace_s: int, queued_for_s: int) -> list[StuckJob]:
+        lease_ended_before = int(now.timestamp()) - running_grace_s
+        running = self._by_status(
+            JobStatus.RUNNING,
+            # Only a handful of jobs run at once (the processor's concurrency caps them).
+            filter_expression="lease_expires_at < :lease_ended_before",
+            values={":lease_ended_before": lease_ended_before},
+        )
+        queued = self._by_status(
+            JobStatus.QUEUED,
+            key_condition=" AND updated_at < :written_before",
+            values={":written_before": (now - timedelta(seconds=queued_for_s)).isoformat()},
+        )
+        return [_stuck_job(item) for item in [*running, *queued]]
+
+    def requeue_unchanged(self, job_id: str, *, seq: int, updated_at: str) -> int | None:
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :queued, updated_at = :updated, seq = seq + :one "
+            "REMOVE lease_expires_at",
+            condition="#status = :running AND seq = :seen",
+            values={
+                ":queued": JobStatus.QUEUED.value,
+                ":running": JobStatus.RUNNING.value,
+                ":updated": updated_at,
+                ":seen": seq,
+                ":one": 1,
+            },
+        )
+        return int(attributes["seq"]) if attributes is not None else None
+
+    def note_resent(self, job_id: str, *, seq: int, at: str) -> bool:
+        # No seq bump: nothing a client shows has changed.
+        attributes = self._update_if(
+            job_id,
+            update="SET requeued_at = :at, updated_at = :at",
+            condition="#status = :queued AND seq = :seen",
+            values={":at": at, ":queued": JobStatus.QUEUED.value, ":seen": seq},
+        )
+        return attributes is not None
+
+    def fail_unchanged(
+        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :failed, #error = :error, updated_at = :updated, "
+            "seq = seq + :one REMOVE lease_expires_at",
+            condition="seq = :seen AND NOT #status IN (:succeeded, :failed, :canceled)",
+            values={
+                ":failed": JobStatus.FAILED.value,
+                ":error": error.model_dump(mode="json"),
+                ":updated": updated_at,
+                ":seen": seq,
+                ":succeeded": JobStatus.SUCCEEDED.value,
+                ":canceled": JobStatus.CANCELED.value,
+                ":one": 1,
+            },
+            names={"#error": "error"},
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    def _by_status(
+        self,
+        status: JobStatus,
+        *,
+        key_condition: str = "",
+        filter_expression: str | None = None,
+        values: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Every item of the ``by_status`` index with this status that matches, all pages."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status" + key_condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                key: to_value(value) for key, value in {":status": status.value, **values}.items()
+            },
+        }
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._call("query", **request)
+            items.extend(from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _update_if(
         self,
@@ -180,6 +284,21 @@ class DynamoJobStore:
             return getattr(self._client, operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The job store is unavailable.") from exc
+
+
+def _stuck_job(item: dict[str, Any]) -> StuckJob:
+    lease = item.get("lease_expires_at")
+    return StuckJob(
+        id=str(item["id"]),
+        status=JobStatus(item["status"]),
+        updated_at=str(item["updated_at"]),
+        seq=int(item.get("seq", 0)),
+        attempts=int(item.get("attempts", 0)),
+        lease_expires_at=int(lease) if lease is not None else None,
+        requeued_at=item.get("requeued_at"),
+        leader_job_id=item.get("leader_job_id"),
+        priority="batch" if item.get("priority") == "batch" else "interactive",
+    )
 
 
 def _is_condition_failure(exc: ClientError) -> bool:

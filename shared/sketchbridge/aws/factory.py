@@ -9,6 +9,7 @@ from sketchbridge.aws.connections_pusher import ApiGatewayPusher
 from sketchbridge.aws.dynamo_cache import DynamoIdempotencyStore, DynamoResultCache
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
+from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
 from sketchbridge.aws.dynamo_providers import (
     DynamoBreakerStore,
     DynamoLatencyStore,
@@ -24,6 +25,7 @@ from sketchbridge.aws.ocr_detector import (
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain.circuit_breaker import BreakerPolicy
 from sketchbridge.providers.catalog import build_registry
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import Settings
@@ -36,12 +38,17 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
-        queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url),
+        queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url, settings.batch_queue_url),
         connections=DynamoConnectionStore(dynamodb, settings.connections_table),
         cache=DynamoResultCache(dynamodb, settings.cache_table),
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
+        ledger=DynamoUsageLedger(dynamodb, settings.cache_table),
         metrics=EmfMetrics(),
-        breakers=DynamoBreakerStore(dynamodb, settings.providers_table),
+        breakers=DynamoBreakerStore(
+            dynamodb,
+            settings.providers_table,
+            BreakerPolicy(cooldown_s=settings.breaker_cooldown_s),
+        ),
         rate_limiter=DynamoRateLimiter(dynamodb, settings.providers_table),
         latency=DynamoLatencyStore(dynamodb, settings.providers_table),
         provider_config=DynamoProviderConfigStore(dynamodb, settings.providers_table),

@@ -7,8 +7,9 @@ through the API; services turn it into a Response.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -77,6 +78,10 @@ class GenerationRequest(_Strict):
     max_eta_s: float | None = Field(default=None, gt=0)
     # With an explicit provider: may another one take over if it fails?
     allow_failover: bool = True
+    # interactive: someone is waiting at the canvas; batch: work that may wait.
+    priority: Literal["interactive", "batch"] = "interactive"
+    # Several images of the same request at once, each with its own seed.
+    variations: int = Field(default=1, ge=1, le=4)
 
     @field_validator("prompt")
     @classmethod
@@ -128,6 +133,13 @@ class HopInfo(_Strict):
     message: str = ""
 
 
+class ExternalCall(_Strict):
+    """A provider-side job this job started, so a later delivery can follow it."""
+
+    provider: str
+    id: str
+
+
 class ErrorInfo(_Strict):
     code: str
     message: str
@@ -155,6 +167,9 @@ class JobResponse(_Strict):
     cost_usd: float | None = None
     duration_s: float | None = None
     hops: list[HopInfo] = Field(default_factory=list)
+    # Set when the request asked for variations: one group, a job per variation.
+    group_id: str | None = None
+    group_job_ids: list[str] = Field(default_factory=list)
     # The job's write sequence, as on WebSocket frames.
     seq: int = 0
 
@@ -194,6 +209,9 @@ class JobRecord(BaseModel):
     leader_job_id: str | None = None
     # Whether the provider honoured the seed (from its capabilities).
     reproducible: bool = True
+    priority: Literal["interactive", "batch"] = "interactive"
+    group_id: str | None = None
+    external_call: ExternalCall | None = None
     # The providers to try, in order (the first is the pick), and the pick's quote.
     plan: list[str] = Field(default_factory=list)
     quote: QuoteInfo | None = None
@@ -270,18 +288,105 @@ class ProviderCapabilitiesResponse(_Strict):
     progress: Literal["steps", "partial_images", "none"]
 
 
+Health = Literal["healthy", "degraded", "down"]
+PolicyName = Literal["cheapest", "fastest", "balanced"]
+
+
+class ParameterRangeResponse(_Strict):
+    """The values a parameter may take: ``min``..``max``, in steps of ``multiple``."""
+
+    min: int
+    max: int
+    multiple: int = 1
+
+
+class ProviderParametersResponse(_Strict):
+    width: ParameterRangeResponse
+    height: ParameterRangeResponse
+    steps: ParameterRangeResponse
+
+
+class ProviderQuoteResponse(_Strict):
+    """What the default request (this size and steps, no seed) costs and takes right now."""
+
+    width: int
+    height: int
+    steps: int
+    cost_usd: float
+    eta_s: float
+    eta_p90_s: float
+
+
+class ProviderLatencyResponse(_Strict):
+    """The provider's real calls over the last ``window_s``; None: no picture in the window."""
+
+    p50_s: float | None
+    p90_s: float | None
+    error_rate: float
+    samples: int
+    window_s: float
+
+
 class ProviderResponse(_Strict):
     name: str
     description: str
     is_ai: bool
     model: str
-    status: Literal["healthy", "degraded", "down"]
+    status: Health
+    reason: str
     capabilities: ProviderCapabilitiesResponse
+    parameters: ProviderParametersResponse
+    # The price model as configured (domain/pricing.py's price_model_to_dict).
+    price: dict[str, Any]
+    quote: ProviderQuoteResponse
+    latency: ProviderLatencyResponse
+    # When the configured model stops answering, if known; "flagged" within 30 days of it.
+    retires_on: date | None = None
+    retirement: Literal["ok", "flagged", "retired"] = "ok"
 
 
 class ProvidersResponse(_Strict):
     providers: list[ProviderResponse]
+    # What "auto" falls back to when no provider fits a request.
     default: str
+    # What "auto" picks for the default request under the balanced policy.
+    auto: str
+    policy: PolicyName = "balanced"
+
+
+class EstimateRequest(GenerationRequest):
+    """Body of ``POST /estimates``: a generation request whose sketch may be left out.
+
+    Without a sketch the picture is ``params.width`` x ``params.height`` (a missing side as
+    long as the other), or 1024x1024.
+    """
+
+    # Optional here only: a quote needs the sketch's size, never its lines.
+    sketch: str | None = Field(  # type: ignore[assignment]
+        default=None, description='The drawing as a data URL: "data:image/png;base64,..."'
+    )
+
+
+class EstimateResponse(_Strict):
+    """One provider's quote for a request, and why it cannot take it when it cannot."""
+
+    provider: str
+    eligible: bool
+    reasons: list[str]
+    cost_usd: float
+    eta_s: float
+    eta_p90_s: float
+    health: Health
+
+
+class EstimatesResponse(_Strict):
+    estimates: list[EstimateResponse]
+    # What "auto" would pick under the request's policy and limits; None when nothing fits.
+    auto: str | None
+    policy: PolicyName
+    width: int
+    height: int
+    steps: int
 
 
 class ErrorResponse(_Strict):

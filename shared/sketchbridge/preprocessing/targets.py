@@ -16,6 +16,8 @@ PROVIDER_IMAGE_SPECS: dict[str, ProviderImageSpec] = {
     spec.name: spec
     for spec in (
         ProviderImageSpec(name="local", control="sketch", multiple=8, long_side=768),
+        # "auto": the provider is chosen later; every adapter fits this to its sizes.
+        ProviderImageSpec(name="auto", control="sketch", multiple=16, long_side=1024),
         ProviderImageSpec(
             name="replicate-controlnet-scribble",
             control="scribble",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -40,6 +40,12 @@ class ProviderRequest:
     # The whole budget for this call, retries and polling included: past it the
     # adapter cancels what it started and raises ProviderTimeoutError.
     timeout_s: float = 90.0
+    # A provider-side job this same request already started (e.g. a Replicate
+    # prediction id) before its processor died: follow it instead of paying again.
+    resume_id: str | None = None
+    # Told the provider-side id as soon as the provider accepted the work, so a
+    # later delivery can resume it. Providers without such ids never call it.
+    on_started: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,4 +94,22 @@ class ImageProvider(Protocol):
         Raises a ``ProviderError`` subclass from ``sketchbridge.domain.errors``
         for every failure; vendor exceptions never escape.
         """
+        ...
+
+
+# A probe is a lookup, not a picture: this long is plenty on a healthy day.
+DEFAULT_PROBE_TIMEOUT_S = 5.0
+
+
+@runtime_checkable
+class ProbeableProvider(Protocol):
+    """A provider that can tell, cheaply and without drawing (or billing), whether it answers.
+
+    Optional: the health check probes the providers that implement it; the others are
+    judged by their real calls alone.
+    """
+
+    def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
+        """Return if the provider answers and offers the configured model, within
+        ``timeout_s``; else raise the ``ProviderError`` subclass that says why."""
         ...

@@ -14,6 +14,7 @@ Configuration, read by ``BedrockConfig.from_env``:
 
 The endpoint is boto3's own choice: ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (then
 ``AWS_ENDPOINT_URL``) when set, which is how the local stand-in is reached, else the region's.
+The health probe (``probe``) asks the control plane instead, at ``AWS_ENDPOINT_URL_BEDROCK``.
 
 How the unified parameters map (the request body is Stability's, per the Bedrock user guide):
 
@@ -62,6 +63,7 @@ from sketchbridge.preprocessing.fit import (
     fit_for_provider,
 )
 from sketchbridge.providers.base import (
+    DEFAULT_PROBE_TIMEOUT_S,
     ProgressCallback,
     ProgressUpdate,
     ProviderCapabilities,
@@ -194,6 +196,7 @@ class BedrockProvider:
     def __init__(self, config: BedrockConfig | None = None) -> None:
         self.config = config or BedrockConfig.from_env()
         self._clients: dict[CallPlan, Any] = {}
+        self._control_clients: dict[float, Any] = {}
         self._clients_lock = threading.Lock()
 
     @property
@@ -209,6 +212,28 @@ class BedrockProvider:
         return ProviderResult(
             image_png=image_png, width=width, height=height, model=self.model, seed=seed
         )
+
+    def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
+        """Look the model up on Bedrock's control plane (``GetFoundationModel``), since
+        bedrock-runtime has no call that draws nothing. It shows that Bedrock answers, that
+        the credentials sign and that the model exists in the region; not that the account
+        was granted access to it, which only a real InvokeModel tells."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._control_client(timeout_s).get_foundation_model(
+                modelIdentifier=self.config.model_id
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise bedrock_error(exc) from exc
+
+    def _control_client(self, timeout_s: float) -> Any:
+        with self._clients_lock:
+            client = self._control_clients.get(timeout_s)
+            if client is None:
+                client = _new_control_client(self.config, timeout_s)
+                self._control_clients[timeout_s] = client
+            return client
 
     def _invoke(self, body: bytes, plan: CallPlan) -> Any:
         # Imported here, not at the top: botocore is only loaded once Bedrock is used.
@@ -251,6 +276,21 @@ def _new_client(region: str, plan: CallPlan) -> Any:
         user_agent_extra="sketchbridge",
     )
     return boto3.session.Session(region_name=region).client("bedrock-runtime", config=config)
+
+
+def _new_control_client(config: BedrockConfig, timeout_s: float) -> Any:
+    """The control-plane client (``bedrock``), found like the runtime one: its endpoint is
+    boto3's choice (``AWS_ENDPOINT_URL_BEDROCK`` locally). One attempt within ``timeout_s``."""
+    import boto3
+    from botocore.config import Config
+
+    client_config = Config(
+        connect_timeout=min(config.connect_timeout_s, timeout_s),
+        read_timeout=timeout_s,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        user_agent_extra="sketchbridge",
+    )
+    return boto3.session.Session(region_name=config.region).client("bedrock", config=client_config)
 
 
 def _picture_from(payload: Any) -> tuple[bytes, int, int, int | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
+    DEFAULT_PROBE_TIMEOUT_S,
     ProgressCallback,
     ProgressUpdate,
     ProviderCapabilities,
@@ -38,6 +39,10 @@ class LocalProvider:
         "and shades them. Not AI; free, instant and always available."
     )
     capabilities = LOCAL_CAPABILITIES
+
+    def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
+        """Always answers: it runs inside the function that asks."""
+        return None
 
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         def report_step(step: int, total: int) -> None:

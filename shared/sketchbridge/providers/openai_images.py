@@ -84,6 +84,7 @@ from sketchbridge.domain.errors import (
 )
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
+    DEFAULT_PROBE_TIMEOUT_S,
     ProgressCallback,
     ProgressUpdate,
     ProviderCapabilities,
@@ -268,17 +269,7 @@ class OpenAIProvider:
 
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         deadline = time.monotonic() + request.timeout_s
-        key = self._api_key()
-        if not key:
-            raise AuthFailedError(
-                "OpenAI is not set up: Sketchbridge has no API key for it.",
-                provider=PROVIDER_NAME,
-                suggestions=(
-                    "Choose another provider for now.",
-                    'Admin: add an "openai" key to the provider-keys secret '
-                    "(OPENAI_API_KEY when running locally).",
-                ),
-            )
+        key = self._key()
         width, height = nearest_size(request.width, request.height, self._config.sizes)
         sketch_png = encode_png(
             ImageOps.pad(request.sketch, (width, height), Image.Resampling.LANCZOS, color=_PAPER)
@@ -303,6 +294,34 @@ class OpenAIProvider:
             model=self.model,
             seed=None,
         )
+
+    def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
+        """Look the configured model up (``models.retrieve``): no picture, nothing billed.
+
+        A retired or withdrawn model answers 404, which says so (``openai_error``).
+        """
+        import openai
+
+        client = self._client_for(self._key())
+        timeout = openai.Timeout(timeout_s, connect=min(self._config.connect_timeout_s, timeout_s))
+        try:
+            client.models.retrieve(self._config.model, timeout=timeout)
+        except _openai_errors() as exc:
+            raise self._error(exc, timeout_s) from exc
+
+    def _key(self) -> str:
+        key = self._api_key()
+        if not key:
+            raise AuthFailedError(
+                "OpenAI is not set up: Sketchbridge has no API key for it.",
+                provider=PROVIDER_NAME,
+                suggestions=(
+                    "Choose another provider for now.",
+                    'Admin: add an "openai" key to the provider-keys secret '
+                    "(OPENAI_API_KEY when running locally).",
+                ),
+            )
+        return key
 
     def _stream_picture(
         self,

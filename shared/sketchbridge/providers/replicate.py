@@ -62,7 +62,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -81,6 +81,7 @@ from sketchbridge.domain.errors import (
 )
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
+    DEFAULT_PROBE_TIMEOUT_S,
     ProgressCallback,
     ProgressUpdate,
     ProviderCapabilities,
@@ -210,17 +211,7 @@ class ReplicateProvider:
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         budget = _Budget(started_at=self._clock(), seconds=request.timeout_s, clock=self._clock)
         _check_request(request)
-        token = self._api_key()
-        if not token:
-            raise AuthFailedError(
-                "Replicate is not set up: no API key is configured.",
-                provider=PROVIDER_NAME,
-                suggestions=(
-                    "Choose another provider.",
-                    "Admin: put a Replicate API token under the 'replicate' key of the provider "
-                    "keys secret (REPLICATE_API_TOKEN when running locally).",
-                ),
-            )
+        token = self._token()
         sketch_png = encode_png(
             ImageOps.pad(request.sketch, (request.width, request.height), color=(255, 255, 255))
         )
@@ -241,11 +232,51 @@ class ReplicateProvider:
             seed=request.seed,
         )
 
+    def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
+        """Look the configured model up (``GET /v1/models/{owner}/{name}``): no prediction,
+        so nothing is billed. One attempt: a health check wants the answer, not a retry."""
+        budget = _Budget(started_at=self._clock(), seconds=timeout_s, clock=self._clock)
+        token = self._token()
+        config = replace(self._config, status_retries=0, cancel_grace_s=0.0)
+        try:
+            with _ReplicateSession(config, token, budget) as session:
+                session.look_up_model(self._config.model)
+        except _translatable_failures() as exc:
+            raise translate_failure(exc, model=self.model, budget=budget) from exc
+
+    def _token(self) -> str:
+        token = self._api_key()
+        if not token:
+            raise AuthFailedError(
+                "Replicate is not set up: no API key is configured.",
+                provider=PROVIDER_NAME,
+                suggestions=(
+                    "Choose another provider.",
+                    "Admin: put a Replicate API token under the 'replicate' key of the provider "
+                    "keys secret (REPLICATE_API_TOKEN when running locally).",
+                ),
+            )
+        return token
+
     def _control_image(self, session: _ReplicateSession, sketch_png: bytes) -> str:
         # Replicate's docs: data URLs for small files, an uploaded file's URL for larger ones.
         if len(sketch_png) <= self._config.inline_max_bytes:
             return "data:image/png;base64," + base64.b64encode(sketch_png).decode("ascii")
         return session.upload(sketch_png, filename="sketch.png")
+
+    def _resumed(self, session: _ReplicateSession, resume_id: str | None) -> _Prediction | None:
+        """The prediction an earlier delivery started, if it can still give us the picture.
+
+        Outputs are kept for an hour; a prediction that failed, was canceled or is
+        gone is not resumed, and a new one is created instead.
+        """
+        if not resume_id:
+            return None
+        try:
+            prediction = session.get(resume_id)
+        except _translatable_failures():
+            return None
+        return prediction if _resumable(prediction) else None
 
     def _run_to_the_end(
         self,
@@ -263,8 +294,14 @@ class ReplicateProvider:
             path = "/v1/predictions"
         else:
             path = f"/v1/models/{self._config.model}/predictions"
-        wait_s = min(self._config.prefer_wait_s, math.floor(budget.remaining() - 1))
-        prediction = session.create(path, body, wait_s=wait_s, cancel_after=budget.cancel_after())
+        prediction = self._resumed(session, request.resume_id)
+        if prediction is None:
+            wait_s = min(self._config.prefer_wait_s, math.floor(budget.remaining() - 1))
+            prediction = session.create(
+                path, body, wait_s=wait_s, cancel_after=budget.cancel_after()
+            )
+            if request.on_started is not None:
+                request.on_started(prediction.id)
         try:
             steps.feed(prediction.logs, final=prediction.status in _FINAL_STATUSES)
             while not prediction.is_done:
@@ -280,6 +317,11 @@ class ReplicateProvider:
             raise _PredictionEndedError(prediction)
         steps.complete(request.steps)
         return prediction
+
+
+def _resumable(prediction: _Prediction) -> bool:
+    """A prediction worth following again: still running, or done with its output."""
+    return prediction.status not in ("failed", "canceled", "aborted")
 
 
 @dataclass(frozen=True)
@@ -546,6 +588,12 @@ class _ReplicateSession:
             read_s = wait_s + _WAIT_ANSWER_GRACE_S
         response = self._http.post(path, json=body, headers=headers, timeout=self._timeout(read_s))
         return _Prediction.from_json(_json_of(response))
+
+    def look_up_model(self, model: str) -> None:
+        """The model's page exists and is ours to run (an error answer raises)."""
+        timeout = self._timeout(self._config.read_timeout_s)
+        if not isinstance(_json_of(self._http.get(f"/v1/models/{model}", timeout=timeout)), dict):
+            raise _UnexpectedAnswerError("a model is a JSON object")
 
     def get(self, prediction_id: str) -> _Prediction:
         path = f"/v1/predictions/{prediction_id}"

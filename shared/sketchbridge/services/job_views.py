@@ -39,6 +39,7 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         result=result_info(record, objects, url_ttl=url_ttl),
         error=record.error,
         cached=record.cached,
+        group_id=record.group_id,
         quote=record.quote,
         cost_usd=record.cost_usd,
         duration_s=record.duration_s,

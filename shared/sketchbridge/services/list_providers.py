@@ -1,38 +1,109 @@
-"""What providers exist and what each can do (``GET /providers``)."""
+"""Every enabled provider, how it is doing and what it costs now (``GET /providers``).
+
+An admin reads why a provider is down or degraded; a client reads what each one accepts,
+its price model and the cost and wait of a plain request, and which one ``auto`` picks.
+"""
 
 from __future__ import annotations
 
+from sketchbridge.domain.latency import DEFAULT_WINDOW_S
 from sketchbridge.domain.models import (
+    GenerationParams,
+    ParameterRangeResponse,
     ProviderCapabilitiesResponse,
+    ProviderLatencyResponse,
+    ProviderParametersResponse,
+    ProviderQuoteResponse,
     ProviderResponse,
     ProvidersResponse,
 )
-from sketchbridge.providers.registry import ProviderRegistry
+from sketchbridge.domain.pricing import price_model_to_dict
+from sketchbridge.domain.selection import RequestNeeds
+from sketchbridge.providers.base import ProviderCapabilities
+from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.provider_manager import Policy, ProviderManager
+
+# The plain request every provider is quoted for: a square picture at the default steps.
+DEFAULT_SIDE = 1024
+DEFAULT_STEPS = GenerationParams().steps
+DEFAULT_POLICY: Policy = "balanced"
 
 
-def list_providers(registry: ProviderRegistry) -> ProvidersResponse:
-    return ProvidersResponse(
-        default=registry.default,
-        providers=[
+def list_providers(deps: Dependencies) -> ProvidersResponse:
+    manager = ProviderManager(deps)
+    now = deps.clock().timestamp()
+    statuses = manager.statuses(now=now)
+    profiles = manager.profiles()
+    plan = manager.plan(
+        RequestNeeds(width=DEFAULT_SIDE, height=DEFAULT_SIDE),
+        requested="auto",
+        policy=DEFAULT_POLICY,
+        steps=DEFAULT_STEPS,
+        allow_failover=True,
+        max_cost_usd=None,
+        max_eta_s=None,
+        now=now,
+        # Near-ties are drawn by weight per job; a fixed draw keeps this answer stable.
+        seed=0,
+    )
+    providers = []
+    for provider in deps.providers.all():
+        status = statuses[provider.name]
+        quote = plan.quotes[provider.name]
+        caps = provider.capabilities
+        providers.append(
             ProviderResponse(
                 name=provider.name,
                 description=provider.description,
                 is_ai=provider.is_ai,
                 model=provider.model,
-                # Health tracking arrives with the provider manager; until then a
-                # registered provider is reported healthy.
-                status="healthy",
-                capabilities=ProviderCapabilitiesResponse(
-                    image_input=provider.capabilities.image_input,
-                    seed=provider.capabilities.seed,
-                    negative_prompt=provider.capabilities.negative_prompt,
-                    min_side=provider.capabilities.min_side,
-                    max_side=provider.capabilities.max_side,
-                    size_multiple=provider.capabilities.size_multiple,
-                    max_steps=provider.capabilities.max_steps,
-                    progress=provider.capabilities.progress,
+                status=status.health,
+                reason=status.reason,
+                capabilities=_capabilities(caps),
+                parameters=_parameters(caps),
+                price=price_model_to_dict(profiles[provider.name].price),
+                quote=ProviderQuoteResponse(
+                    width=DEFAULT_SIDE,
+                    height=DEFAULT_SIDE,
+                    steps=min(DEFAULT_STEPS, caps.max_steps),
+                    cost_usd=quote.cost_usd,
+                    eta_s=quote.eta_s,
+                    eta_p90_s=quote.eta_p90_s,
                 ),
+                latency=ProviderLatencyResponse(
+                    p50_s=status.p50_s,
+                    p90_s=status.p90_s,
+                    error_rate=round(status.error_rate, 4),
+                    samples=status.samples,
+                    window_s=DEFAULT_WINDOW_S,
+                ),
+                retires_on=status.retires_on,
+                retirement=status.retirement,
             )
-            for provider in registry.all()
-        ],
+        )
+    return ProvidersResponse(
+        providers=providers,
+        default=deps.providers.default,
+        auto=plan.order[0],
+        policy=DEFAULT_POLICY,
+    )
+
+
+def _capabilities(caps: ProviderCapabilities) -> ProviderCapabilitiesResponse:
+    return ProviderCapabilitiesResponse(
+        image_input=caps.image_input,
+        seed=caps.seed,
+        negative_prompt=caps.negative_prompt,
+        min_side=caps.min_side,
+        max_side=caps.max_side,
+        size_multiple=caps.size_multiple,
+        max_steps=caps.max_steps,
+        progress=caps.progress,
+    )
+
+
+def _parameters(caps: ProviderCapabilities) -> ProviderParametersResponse:
+    side = ParameterRangeResponse(min=caps.min_side, max=caps.max_side, multiple=caps.size_multiple)
+    return ProviderParametersResponse(
+        width=side, height=side, steps=ParameterRangeResponse(min=1, max=caps.max_steps)
     )

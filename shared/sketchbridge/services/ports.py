@@ -9,7 +9,15 @@ from typing import Any, Literal, Protocol
 
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.latency import LatencySummary
-from sketchbridge.domain.models import CacheRecord, ErrorInfo, HopInfo, JobMessage, JobRecord
+from sketchbridge.domain.models import (
+    CacheRecord,
+    ErrorInfo,
+    ExternalCall,
+    HopInfo,
+    JobMessage,
+    JobRecord,
+    JobStatus,
+)
 from sketchbridge.domain.rate_limit import TokenBucket
 from sketchbridge.preprocessing.text import TextDetector
 from sketchbridge.providers.registry import ProviderRegistry
@@ -47,9 +55,54 @@ class JobStore(Protocol):
         """Give a running job back to the queue after a retryable failure; the new seq."""
         ...
 
+    def note_external_call(self, job_id: str, call: ExternalCall) -> None:
+        """Remember the provider-side job this job started (before it is paid for twice)."""
+        ...
+
     def adopt_result(self, job_id: str, source: JobRecord, *, updated_at: str) -> JobRecord | None:
         """Finish a follower with its leader's result, unless it already ended."""
         ...
+
+    # The sweep's reads and writes. Each write holds only while the job's ``seq`` is the
+    # one the sweep saw, so it never overrides a processor that touched the job meanwhile.
+
+    def stuck(self, *, now: datetime, running_grace_s: int, queued_for_s: int) -> list[StuckJob]:
+        """Running jobs whose lease ended over ``running_grace_s`` ago, and jobs last
+        written over ``queued_for_s`` ago that are still queued."""
+        ...
+
+    def requeue_unchanged(self, job_id: str, *, seq: int, updated_at: str) -> int | None:
+        """Put a running job back to queued; the new seq, or None if its seq moved on."""
+        ...
+
+    def note_resent(self, job_id: str, *, seq: int, at: str) -> bool:
+        """Record that the sweep sent a queued job's message again (``requeued_at``)."""
+        ...
+
+    def fail_unchanged(
+        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        """Mark a job failed unless its seq moved on (or it ended); the stored record."""
+        ...
+
+
+@dataclass(frozen=True)
+class StuckJob:
+    """What the jobs table's ``by_status`` index tells the sweep about a job."""
+
+    id: str
+    status: JobStatus
+    updated_at: str
+    seq: int
+    attempts: int = 0
+    lease_expires_at: int | None = None
+    # When the sweep last sent the job's message again; equal to ``updated_at`` while
+    # nothing else has happened to the job since.
+    requeued_at: str | None = None
+    # Set on a follower: it has no message of its own and waits for this job.
+    leader_job_id: str | None = None
+    # Which queue its message goes back to.
+    priority: Literal["interactive", "batch"] = "interactive"
 
 
 class ObjectStore(Protocol):
@@ -67,7 +120,11 @@ class ObjectStore(Protocol):
 
 
 class JobQueue(Protocol):
-    def send(self, message: JobMessage) -> None: ...
+    def send(
+        self, message: JobMessage, *, priority: Literal["interactive", "batch"] = "interactive"
+    ) -> None:
+        """Queue the job on the queue of its priority."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -123,6 +180,35 @@ class IdempotencyStore(Protocol):
     ) -> tuple[str, str] | None:
         """Store key → (hash, job) unless the key is known; the known (hash, job) otherwise."""
         ...
+
+
+class UsageLedger(Protocol):
+    """One entry per billable provider call: the proof that nothing was paid twice."""
+
+    def record(
+        self,
+        job_id: str,
+        *,
+        provider: str,
+        model: str,
+        cost_usd: float | None,
+        fingerprint: str,
+        at: str,
+    ) -> None: ...
+
+
+class NoUsageLedger:
+    def record(
+        self,
+        job_id: str,
+        *,
+        provider: str,
+        model: str,
+        cost_usd: float | None,
+        fingerprint: str,
+        at: str,
+    ) -> None:
+        return None
 
 
 class MetricsRecorder(Protocol):
@@ -213,6 +299,7 @@ class Dependencies:
     latency: LatencyStore
     provider_config: ProviderConfigStore
     metrics: MetricsRecorder = field(default_factory=NoMetrics)
+    ledger: UsageLedger = field(default_factory=NoUsageLedger)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).

@@ -21,6 +21,7 @@ from sketchbridge.domain.errors import (
 from sketchbridge.domain.models import (
     CacheRecord,
     ErrorInfo,
+    ExternalCall,
     HopInfo,
     JobEventMessage,
     JobRecord,
@@ -175,12 +176,25 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
     if earlier is not None:
         return _complete(record, earlier, result_key, latest_seq, deps, hops=hops)
 
+    # A provider-side job an earlier delivery started (and may have paid for) is
+    # followed, not started again; its provider goes first.
+    resume = None
+    order = record.plan or [record.provider or record.provider_requested]
+    if record.external_call is not None and record.attempts > 1:
+        resume = (record.external_call.provider, record.external_call.id)
+        order = [resume[0], *(name for name in order if name != resume[0])]
+
+    def remember_call(provider_name: str, external_id: str) -> None:
+        deps.jobs.note_external_call(
+            record.id, ExternalCall(provider=provider_name, id=external_id)
+        )
+
     manager = ProviderManager(deps)
     profiles = manager.profiles()
     started = time.monotonic()
     try:
         chain = run_chain(
-            record.plan or [record.provider or record.provider_requested],
+            order,
             ProviderRequest(
                 sketch=sketch,
                 prompt=f"{record.prompt}; {record.prompt_hint}"
@@ -200,11 +214,30 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
             on_progress=on_progress,
             on_hop=on_hop,
             failover_on_policy=deps.failover_on_policy,
+            resume=resume,
+            on_started=remember_call,
         )
     except ChainFailedError as failed:
+        # Every provider tried, the last one included, goes on the failed job.
+        hops[:] = [_hop_info(hop) for hop in failed.hops]
         raise failed.error from failed
     hops.append(_hop_info(chain.hops[-1]))
     result = chain.result
+    profile = profiles.get(chain.provider.name)
+    cost = (
+        price_of(chain.provider, profile.price, result.width, result.height, params.steps)
+        if profile is not None
+        else None
+    )
+    # The ledger entry comes first: it is what proves no call was paid twice.
+    deps.ledger.record(
+        record.id,
+        provider=chain.provider.name,
+        model=result.model,
+        cost_usd=cost,
+        fingerprint=record.fingerprint,
+        at=deps.clock().isoformat(),
+    )
     # Stored before the job's state is written, and labelled with the job: a
     # processor killed in between finds it on redelivery instead of paying again.
     produced = ProducedResult(
@@ -217,12 +250,6 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
     )
     deps.objects.put(
         result_key, result.image_png, content_type="image/png", metadata=produced.as_metadata()
-    )
-    profile = profiles.get(chain.provider.name)
-    cost = (
-        price_of(chain.provider, profile.price, result.width, result.height, params.steps)
-        if profile is not None
-        else None
     )
     return _complete(
         record,

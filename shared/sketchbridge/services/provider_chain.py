@@ -82,10 +82,16 @@ def run_chain(
     on_progress: ProgressCallback,
     on_hop: Callable[[Hop, str | None], None],
     failover_on_policy: bool = False,
+    resume: tuple[str, str] | None = None,
+    on_started: Callable[[str, str], None] | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ChainResult:
     """Try ``order`` until one provider succeeds; ``on_hop(hop, next_provider)`` per hop.
+
+    ``resume`` is (provider, provider-side id) of a call an earlier delivery
+    started: that provider is asked to follow it rather than start a new one.
+    ``on_started(provider, id)`` hears each provider-side id as it is created.
 
     Raises ``ChainFailedError`` carrying the error to record on the job.
     """
@@ -126,17 +132,25 @@ def run_chain(
                 raise ChainFailedError(error, hops)
             started = clock()
             try:
+                resume_id = resume[1] if resume is not None and resume[0] == name else None
+                started_hook = (
+                    (lambda external_id, n=name: on_started(n, external_id))
+                    if on_started is not None
+                    else None
+                )
                 result = _call_with_first_byte_deadline(
                     provider,
-                    replace(request, timeout_s=remaining),
+                    replace(
+                        request,
+                        timeout_s=remaining,
+                        resume_id=resume_id,
+                        on_started=started_hook,
+                    ),
                     on_progress,
                     first_byte_deadline_s=min(profile.first_byte_deadline_s, remaining),
                 )
             except ProviderError as error:
                 seconds = clock() - started
-                _record(
-                    deps, name, error.code, seconds, request.steps, clock(), error, probe_started_at
-                )
                 last_error = error
                 hop = Hop(name, error.code, round(seconds, 3), error.message)
                 hops.append(hop)
@@ -148,9 +162,18 @@ def run_chain(
                     and retry_after <= SHORT_RETRY_AFTER_S
                     and deadline - clock() > retry_after + MIN_CALL_BUDGET_S
                 ):
-                    on_hop(hop, name)  # honoured once, on the same provider
+                    # Honoured once, on the same provider. The breaker hears of it only
+                    # if the retry fails too: opening it now would forbid the very
+                    # retry the provider asked for.
+                    deps.latency.record(
+                        name, seconds=seconds, ok=False, steps=request.steps, now=clock()
+                    )
+                    on_hop(hop, name)
                     sleep(retry_after)
                     continue
+                _record(
+                    deps, name, error.code, seconds, request.steps, clock(), error, probe_started_at
+                )
                 if not _may_fail_over(error, failover_on_policy):
                     raise ChainFailedError(error, hops) from error
                 on_hop(hop, following)

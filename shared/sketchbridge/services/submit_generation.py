@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sketchbridge.domain.errors import (
@@ -36,7 +37,7 @@ from sketchbridge.domain.models import (
 from sketchbridge.domain.selection import RequestNeeds
 from sketchbridge.preprocessing.decode import decode_sketch, parse_data_url
 from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
-from sketchbridge.preprocessing.pipeline import preprocess
+from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.get_generation import get_generation
@@ -49,6 +50,19 @@ IDEMPOTENCY_HOURS = 24
 IDEMPOTENT_WAIT_S = 2.0
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A validated request before any I/O: the canonical sketch and what it asks for."""
+
+    prepared: PreprocessedSketch
+    sketch_sha256: str
+    width: int
+    height: int
+    steps: int
+    model: str | None  # the named provider's model; None for "auto"
+    reproducible: bool
+
+
 def submit_generation(
     request: GenerationRequest,
     *,
@@ -56,17 +70,142 @@ def submit_generation(
     deps: Dependencies,
     idempotency_key: str | None = None,
 ) -> JobResponse:
-    """Queue a generation, or answer from the cache; the job as its owner sees it.
+    """Queue a generation (or N variations of it), or answer from the cache.
 
     A cached answer comes back already succeeded (``cached``), so the caller
-    can tell a 200 from a 202 by the job's status.
+    can tell a 200 from a 202 by the job's status. With variations, the first
+    job is returned with the ids of the whole group.
     """
     # Validate first: a key is only remembered for a request that can become a job.
-    record = _new_job(request, job_id=uuid.uuid4().hex, user_id=user_id, deps=deps)
+    draft = _draft(request, deps)
+    job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
     if idempotency_key:
-        earlier = _earlier_submit(request, user_id, idempotency_key, record.id, deps)
+        earlier = _earlier_submit(request, user_id, idempotency_key, job_ids[0], deps)
         if earlier is not None:
             return earlier
+    group_id = uuid.uuid4().hex if request.variations > 1 else None
+    responses = [
+        _submit_one(
+            request,
+            draft,
+            job_id=job_id,
+            seed=_seed(request, index),
+            user_id=user_id,
+            group_id=group_id,
+            deps=deps,
+        )
+        for index, job_id in enumerate(job_ids)
+    ]
+    if group_id is None:
+        return responses[0]
+    return responses[0].model_copy(update={"group_id": group_id, "group_job_ids": job_ids})
+
+
+def _seed(request: GenerationRequest, index: int) -> tuple[int, bool]:
+    """The seed of variation ``index`` and whether the cache key includes it.
+
+    Without a seed, a single request is "any image of this": its cached result
+    serves again unless a new variation is asked for. Variations are distinct
+    images by definition, so each is keyed by its own seed.
+    """
+    if request.params.seed is not None:
+        return (request.params.seed + index) % (MAX_SEED + 1), True
+    drawn = secrets.randbelow(MAX_SEED)
+    return drawn, request.new_variation or request.variations > 1
+
+
+def _draft(request: GenerationRequest, deps: Dependencies) -> _Draft:
+    """Validate and preprocess; pure computation, so a cache hit costs no extra I/O."""
+    provider = None if request.provider == "auto" else deps.providers.resolve(request.provider)
+    decoded = decode_sketch(parse_data_url(request.sketch))
+    caps = provider.capabilities if provider else None
+    width, height = choose_output_size(
+        decoded.image.size,
+        width=request.params.width,
+        height=request.params.height,
+        min_side=caps.min_side if caps else 64,
+        max_side=caps.max_side if caps else 2048,
+        multiple=caps.size_multiple if caps else 8,
+    )
+    options = request.preprocessing
+    # The canonical preprocessed bytes are what the provider gets and what the
+    # fingerprint hashes: the same drawing always yields the same bytes.
+    prepared = preprocess(
+        decoded,
+        target=_image_spec(provider),
+        text_mode=options.text,
+        palette=options.palette_hint,
+        fit_mode=options.fit,
+        # Reading words is for describe; removing them is faster and more precise
+        # with the heuristic (docs/preprocessing.md has the figures).
+        text_detector=deps.text_detector if options.text == "describe" else None,
+    )
+    return _Draft(
+        prepared=prepared,
+        sketch_sha256=hashlib.sha256(prepared.png).hexdigest(),
+        width=width,
+        height=height,
+        steps=min(request.params.steps, caps.max_steps) if caps else request.params.steps,
+        model=provider.model if provider else None,
+        reproducible=caps.seed if caps else True,
+    )
+
+
+def _submit_one(
+    request: GenerationRequest,
+    draft: _Draft,
+    *,
+    job_id: str,
+    seed: tuple[int, bool],
+    user_id: str,
+    group_id: str | None,
+    deps: Dependencies,
+) -> JobResponse:
+    drawn_seed, seed_in_key = seed
+    params = ResolvedParams(
+        # A drawn seed is recorded, so every result can be reproduced on request.
+        seed=drawn_seed,
+        steps=draft.steps,
+        strength=request.params.strength,
+        guidance_scale=request.params.guidance_scale,
+        width=draft.width,
+        height=draft.height,
+    )
+    now = deps.clock()
+    stamp = now.isoformat()
+    record = JobRecord(
+        id=job_id,
+        user_id=user_id,
+        status=JobStatus.QUEUED,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        prompt_hint=draft.prepared.prompt_hint,
+        provider_requested=request.provider,
+        provider=request.provider if request.provider != "auto" else None,
+        model=draft.model,
+        params=params,
+        sketch_key=f"sketches/{draft.sketch_sha256}.png",
+        fingerprint=fingerprint(
+            sketch_sha256=draft.sketch_sha256,
+            request={
+                "prompt": request.prompt,
+                "negative_prompt": request.negative_prompt,
+                "preprocessing": draft.prepared.settings,
+                # "auto" is one request whichever provider answers it; a named
+                # provider is its own request, down to the model.
+                "provider": request.provider,
+                "model": draft.model,
+                "params": {**params.model_dump(), "seed": drawn_seed if seed_in_key else None},
+            },
+        ),
+        created_at=stamp,
+        updated_at=stamp,
+        expires_at=int((now + timedelta(days=deps.job_ttl_days)).timestamp()),
+        cache_mode=request.cache,
+        reproducible=draft.reproducible,
+        priority=request.priority,
+        group_id=group_id,
+    )
 
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
@@ -76,11 +215,31 @@ def submit_generation(
             deps.metrics.add("CachedBytesServed", cached.bytes, "Bytes")
             return _answer_from_cache(record, cached, deps)
         deps.metrics.add("CacheMissed", 1)
+
+    # A miss: the sketch is stored (content-addressed: one object per drawing)
+    # and the job gets its plan and quote.
+    deps.objects.put(record.sketch_key, draft.prepared.png, content_type="image/png")
+    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps)
+    chosen = deps.providers.resolve(plan.order[0])
+    record = record.model_copy(
+        update={
+            "provider": chosen.name,
+            "model": chosen.model,
+            "reproducible": chosen.capabilities.seed,
+            "plan": list(plan.order),
+            "quote": QuoteInfo(
+                provider=plan.chosen.provider,
+                cost_usd=plan.chosen.cost_usd,
+                eta_s=plan.chosen.eta_s,
+                eta_p90_s=plan.chosen.eta_p90_s,
+            ),
+        }
+    )
     if record.cache_mode != "bypass":
         leader = deps.cache.lead_or_follow(
             record.fingerprint,
             record.id,
-            now=int(deps.clock().timestamp()),
+            now=int(now.timestamp()),
             lease_s=deps.job_lease_seconds * deps.max_receive_count,
         )
         if leader is not None:
@@ -89,10 +248,19 @@ def submit_generation(
             deps.jobs.create(follower)
             deps.metrics.add("InFlightJoined", 1)
             return get_generation(follower.id, user_id=user_id, deps=deps)
+        if record.cache_mode == "use":
+            # An identical job may have finished between our cache miss and taking
+            # the lead: it caches its result before it ends its flight, so a second
+            # look now cannot miss it.
+            cached = deps.cache.get(record.fingerprint)
+            if cached is not None:
+                deps.cache.finish_flight(record.fingerprint, record.id)
+                deps.metrics.add("CacheHit", 1)
+                return _answer_from_cache(record, cached, deps)
 
     deps.jobs.create(record)
     try:
-        deps.queue.send(JobMessage(job_id=record.id))
+        deps.queue.send(JobMessage(job_id=record.id), priority=record.priority)
     except SketchbridgeError as exc:
         # Nothing is lost silently: the job says why it will never run.
         error = InternalError("The job could not be queued; please submit it again.")
@@ -104,102 +272,6 @@ def submit_generation(
         raise error from exc
     deps.metrics.add("JobQueued", 1)
     return job_response(record, deps.objects, url_ttl=deps.result_url_ttl_seconds)
-
-
-def _new_job(
-    request: GenerationRequest, *, job_id: str, user_id: str, deps: Dependencies
-) -> JobRecord:
-    """Validate the request and build its job: sketch stored, plan quoted, fingerprinted."""
-    if request.provider != "auto":
-        deps.providers.resolve(request.provider)  # an unknown name fails before any work
-    decoded = decode_sketch(parse_data_url(request.sketch))
-    plan = _plan(request, decoded.image.size, job_id=job_id, deps=deps)
-    provider = deps.providers.resolve(plan.order[0])
-    caps = provider.capabilities
-    width, height = choose_output_size(
-        decoded.image.size,
-        width=request.params.width,
-        height=request.params.height,
-        min_side=caps.min_side,
-        max_side=caps.max_side,
-        multiple=caps.size_multiple,
-    )
-    params = ResolvedParams(
-        # A drawn seed is recorded, so every result can be reproduced on request.
-        seed=request.params.seed
-        if request.params.seed is not None
-        else secrets.randbelow(MAX_SEED),
-        steps=min(request.params.steps, caps.max_steps),
-        strength=request.params.strength,
-        guidance_scale=request.params.guidance_scale,
-        width=width,
-        height=height,
-    )
-
-    # The canonical preprocessed bytes are what the provider gets and what the
-    # fingerprint hashes: the same drawing always yields the same bytes.
-    options = request.preprocessing
-    prepared = preprocess(
-        decoded,
-        target=_image_spec(provider),
-        text_mode=options.text,
-        palette=options.palette_hint,
-        fit_mode=options.fit,
-        # Reading words is for describe; removing them is faster and more precise
-        # with the heuristic (docs/preprocessing.md has the figures).
-        text_detector=deps.text_detector if options.text == "describe" else None,
-    )
-    sketch_sha256 = hashlib.sha256(prepared.png).hexdigest()
-    sketch_key = f"sketches/{sketch_sha256}.png"
-    deps.objects.put(sketch_key, prepared.png, content_type="image/png")
-
-    # Without a seed the request is "any image of this": its cached result
-    # serves again, unless a new variation is asked for (then the drawn seed counts).
-    seed_for_cache = (
-        request.params.seed
-        if request.params.seed is not None or not request.new_variation
-        else params.seed
-    )
-    now = deps.clock()
-    stamp = now.isoformat()
-    return JobRecord(
-        id=job_id,
-        user_id=user_id,
-        status=JobStatus.QUEUED,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        prompt_hint=prepared.prompt_hint,
-        provider_requested=request.provider,
-        provider=provider.name,
-        model=provider.model,
-        params=params,
-        sketch_key=sketch_key,
-        fingerprint=fingerprint(
-            sketch_sha256=sketch_sha256,
-            request={
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "preprocessing": prepared.settings,
-                # "auto" is one request whichever provider answers it; a named
-                # provider is its own request, down to the model.
-                "provider": request.provider,
-                "model": provider.model if request.provider != "auto" else None,
-                "params": {**params.model_dump(), "seed": seed_for_cache},
-            },
-        ),
-        created_at=stamp,
-        updated_at=stamp,
-        expires_at=int((now + timedelta(days=deps.job_ttl_days)).timestamp()),
-        cache_mode=request.cache,
-        reproducible=caps.seed,
-        plan=list(plan.order),
-        quote=QuoteInfo(
-            provider=plan.chosen.provider,
-            cost_usd=plan.chosen.cost_usd,
-            eta_s=plan.chosen.eta_s,
-            eta_p90_s=plan.chosen.eta_p90_s,
-        ),
-    )
 
 
 def _plan(
@@ -287,8 +359,14 @@ def _earlier_submit(
             time.sleep(0.05)
 
 
-def _image_spec(provider: ImageProvider) -> ProviderImageSpec:
-    """The input image the provider takes: its listed spec, else one from its capabilities."""
+def _image_spec(provider: ImageProvider | None) -> ProviderImageSpec:
+    """The input image the provider takes: its listed spec, else one from its capabilities.
+
+    For "auto" the provider is not known yet: a generic sketch at 1024 px that
+    every provider's adapter fits to its own sizes.
+    """
+    if provider is None:
+        return spec_for("auto")
     try:
         return spec_for(provider.name)
     except KeyError:

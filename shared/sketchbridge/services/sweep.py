@@ -1,0 +1,162 @@
+"""The scheduled sweep: jobs stuck past their lease go back to the queue or end, never hang.
+
+What can be seen from the job records alone:
+
+- running, and the lease ran out a while ago: the processor died and nothing
+  took the job over. Queue it again while it has attempts left, else fail it.
+- queued for a long time: its message may be lost (a send that failed after the
+  record was written, a release whose redelivery never came). Send it once more;
+  if it is still queued, untouched, a sweep later, fail it.
+- a follower queued for a long time: it has no message of its own; settle it
+  from its leader once the leader has ended.
+
+Every write holds only while the job's ``seq`` is the one the sweep read, so a
+processor that touched the job in between always wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sketchbridge.domain.errors import SketchbridgeError
+from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
+from sketchbridge.services.job_endings import announce_failure, gave_up
+from sketchbridge.services.job_events import publish
+from sketchbridge.services.ports import Dependencies, StuckJob
+
+# After its lease ends, a processor that is merely slow gets this long to write.
+RUNNING_GRACE_S = 60
+# Longer than a normal wait in the queue; a job queued longer is looked at.
+QUEUED_FOR_S = 15 * 60
+
+STOPPED_RESPONDING = "We could not finish this generation: processing stopped several times."
+NEVER_STARTED = "We could not start this generation: it waited in the queue for too long."
+LEADER_GONE = "We could not finish this generation: the identical one it waited for is gone."
+
+
+class SweepAction(StrEnum):
+    REQUEUE = "requeue"  # running past its lease with attempts left
+    RESEND = "resend"  # queued too long: send its message once more
+    FAIL = "fail"  # out of attempts, or still queued a sweep after its resend
+    SETTLE_FOLLOWER = "settle_follower"  # take the outcome of the job it follows
+
+
+def decide(job: StuckJob, *, max_attempts: int) -> SweepAction:
+    """What to do with a job ``JobStore.stuck`` returned."""
+    if job.status is JobStatus.RUNNING:
+        return SweepAction.REQUEUE if job.attempts < max_attempts else SweepAction.FAIL
+    if job.leader_job_id is not None:
+        return SweepAction.SETTLE_FOLLOWER
+    if job.requeued_at is not None and job.requeued_at == job.updated_at:
+        return SweepAction.FAIL  # the resend was the last thing that happened to it
+    return SweepAction.RESEND
+
+
+@dataclass
+class SweepReport:
+    """Job ids by what the sweep did to them (for the log)."""
+
+    requeued: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)
+    # Jobs changed by someone else between the read and the write: left alone.
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def sweep(
+    *,
+    deps: Dependencies,
+    running_grace_s: int = RUNNING_GRACE_S,
+    queued_for_s: int = QUEUED_FOR_S,
+) -> SweepReport:
+    report = SweepReport()
+    stuck = deps.jobs.stuck(
+        now=deps.clock(), running_grace_s=running_grace_s, queued_for_s=queued_for_s
+    )
+    for job in stuck:
+        try:
+            _handle(job, decide(job, max_attempts=deps.max_receive_count), deps, report)
+        except SketchbridgeError:
+            # One job's trouble (a store or queue outage) must not stop the others;
+            # the next sweep sees it again.
+            report.errors.append(job.id)
+    return report
+
+
+def _handle(job: StuckJob, action: SweepAction, deps: Dependencies, report: SweepReport) -> None:
+    now = deps.clock().isoformat()
+    if action is SweepAction.REQUEUE:
+        seq = deps.jobs.requeue_unchanged(job.id, seq=job.seq, updated_at=now)
+        if seq is None:
+            report.skipped.append(job.id)
+            return
+        deps.queue.send(JobMessage(job_id=job.id), priority=job.priority)
+        deps.metrics.add("StuckJobRequeued", 1)
+        report.requeued.append(job.id)
+        record = deps.jobs.get(job.id)
+        if record is not None:
+            _publish_status(record.id, seq, record.progress, deps)
+    elif action is SweepAction.RESEND:
+        # Send first: a duplicate message is harmless (the claim is conditional),
+        # a job marked as resent without a message would fail for nothing.
+        deps.queue.send(JobMessage(job_id=job.id), priority=job.priority)
+        if deps.jobs.note_resent(job.id, seq=job.seq, at=now):
+            deps.metrics.add("QueuedJobResent", 1)
+            report.resent.append(job.id)
+        else:
+            report.skipped.append(job.id)
+    elif action is SweepAction.FAIL:
+        message = STOPPED_RESPONDING if job.status is JobStatus.RUNNING else NEVER_STARTED
+        _fail(job, message, deps, report)
+    else:
+        _settle_follower(job, deps, report)
+
+
+def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> None:
+    """Give a follower its leader's outcome, if the leader has one; otherwise wait for it."""
+    assert job.leader_job_id is not None
+    leader = deps.jobs.get(job.leader_job_id)
+    if leader is not None and not leader.status.is_final:
+        return  # the leader is in flight (and swept on its own if it is stuck)
+    now = deps.clock().isoformat()
+    if leader is not None and leader.status is JobStatus.SUCCEEDED:
+        if deps.jobs.adopt_result(job.id, leader, updated_at=now) is not None:
+            report.settled.append(job.id)
+        return
+    if leader is not None and leader.error is not None:
+        stored = deps.jobs.fail_unchanged(job.id, leader.error, seq=job.seq, updated_at=now)
+        if stored is not None:
+            report.failed.append(job.id)
+        return
+    _fail(job, LEADER_GONE, deps, report)
+
+
+def _fail(job: StuckJob, message: str, deps: Dependencies, report: SweepReport) -> None:
+    error = gave_up(message)
+    stored = deps.jobs.fail_unchanged(
+        job.id, error, seq=job.seq, updated_at=deps.clock().isoformat()
+    )
+    if stored is None:
+        report.skipped.append(job.id)
+        return
+    deps.metrics.add("StuckJobFailed", 1)
+    report.failed.append(job.id)
+    report.failed.extend(announce_failure(stored, error, deps))
+
+
+def _publish_status(job_id: str, seq: int, progress: float, deps: Dependencies) -> None:
+    publish(
+        JobEventMessage(
+            type="status",
+            job_id=job_id,
+            seq=seq,
+            status=JobStatus.QUEUED,
+            progress=progress,
+            message="Processing stopped responding; trying again.",
+        ),
+        connections=deps.connections,
+        pusher=deps.pusher,
+    )
