@@ -9,7 +9,7 @@ outcome.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sketchbridge.domain.errors import (
@@ -30,7 +30,7 @@ from sketchbridge.domain.models import (
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
-from sketchbridge.services.job_events import publish
+from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
@@ -62,6 +62,8 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
     Raises ``JobBusyError`` or a retryable error when the message should be
     delivered again; returns when the message can be deleted.
     """
+    # This job's frames look its subscribers up at most once a second (see RecentSubscribers).
+    deps = replace(deps, connections=RecentSubscribers(deps.connections))
     now = deps.clock()
     record = deps.jobs.claim(job_id, now=int(now.timestamp()), lease_seconds=deps.job_lease_seconds)
     if record is None:
