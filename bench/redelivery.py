@@ -17,19 +17,14 @@ import json
 import sys
 from typing import Any
 
-from tests.support.redelivery import HarnessConfig, emulated_aws, ledger_is_wired, run_harness
+from tests.support.redelivery import HarnessConfig, emulated_aws, run_harness
 
 
 def run(*, jobs: int = 200, seed: int = HarnessConfig.seed) -> dict[str, Any]:
     # The handlers log and emit metrics on stdout, as on Lambda; the figures are the output.
     with emulated_aws(), contextlib.redirect_stdout(io.StringIO()):
         report = run_harness(HarnessConfig(jobs=jobs, seed=seed))
-    wired = ledger_is_wired()
-    return {
-        **report.as_dict(),
-        "ledger_wired": wired,
-        "problems": report.problems(ledger_wired=wired),
-    }
+    return {**report.as_dict(), "problems": report.problems()}
 
 
 def main() -> None:

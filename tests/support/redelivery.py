@@ -98,7 +98,7 @@ class HarnessReport:
     stuck: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def problems(self, *, ledger_wired: bool = True) -> list[str]:
+    def problems(self) -> list[str]:
         """What went wrong, in words; empty when nothing was paid twice and nothing was lost."""
         found = []
         if self.provider_calls != self.distinct_fingerprints:
@@ -108,7 +108,11 @@ class HarnessReport:
             )
         if self.max_calls_per_fingerprint > 1:
             found.append(f"a request was paid {self.max_calls_per_fingerprint} times")
-        if ledger_wired and self.ledger_entries != self.provider_calls:
+        if self.max_ledger_entries_per_fingerprint > 1:
+            found.append(
+                f"the ledger shows a request paid {self.max_ledger_entries_per_fingerprint} times"
+            )
+        if self.ledger_entries != self.provider_calls:
             found.append(
                 f"{self.ledger_entries} ledger entries for {self.provider_calls} provider calls"
             )
@@ -376,8 +380,9 @@ def run_harness(config: HarnessConfig) -> HarnessReport:
     deps.clock = VirtualClock(deps.clock)
     run = _Run(config, deps, store)
     try:
-        _play(run)
-        _count(run, provider, store)
+        with one_dynamodb_request_at_a_time():
+            _play(run)
+            _count(run, provider, store)
     finally:
         # Whatever was patched goes with this "container".
         bootstrap.dependencies.cache_clear()
@@ -439,13 +444,29 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
     )
 
 
-def ledger_is_wired() -> bool:
-    """Whether process_job records each billable call in the usage ledger yet."""
-    import inspect
+@contextmanager
+def one_dynamodb_request_at_a_time() -> Iterator[None]:
+    """Make the in-process moto serve DynamoDB requests one at a time.
 
-    from sketchbridge.services import process_job
+    moto answers requests on threads and checks a write's condition, then applies it,
+    without a lock: two concurrent conditional writes to one item can both pass (two
+    claims of one job, each paying the provider). DynamoDB never lets that happen, and
+    the product relies on it; serialising the emulator's requests restores it.
+    """
+    from moto.dynamodb.responses import DynamoHandler
 
-    return "deps.ledger.record(" in inspect.getsource(process_job)
+    lock = threading.RLock()
+    original = DynamoHandler.call_action
+
+    def serialised(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- emulated AWS for bench

@@ -235,3 +235,24 @@ def test_a_request_that_misses_just_before_its_twin_finishes_still_pays_nothing(
     assert twin.cached is True and twin.status is JobStatus.SUCCEEDED
     assert deps.queue.messages == [] and provider.calls == 1  # type: ignore[attr-defined]
     assert deps.cache.flights == {}  # type: ignore[attr-defined]
+
+
+def test_a_result_an_identical_job_stored_before_dying_is_used_not_paid_again(
+    deps: Dependencies, provider: FakeProvider
+) -> None:
+    # The first job is killed after storing its result and before caching it; its
+    # flight lapses before its redelivery, so an identical request takes the lead.
+    first = submit_generation(_request(), user_id="ada", deps=deps)
+    real_complete = deps.jobs.complete
+    deps.jobs.complete = lambda record: (_ for _ in ()).throw(SystemExit("killed"))  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        process_job(first.id, receive_count=1, deps=deps)
+    deps.jobs.complete = real_complete  # type: ignore[method-assign]
+    deps.cache.flights.clear()  # type: ignore[attr-defined]  # the flight's lease ran out
+    deps.queue.messages.clear()  # type: ignore[attr-defined]
+
+    second = submit_generation(_request(), user_id="bob", deps=deps)
+    process_job(second.id, receive_count=1, deps=deps)
+
+    assert provider.calls == 1
+    assert get_generation(second.id, user_id="bob", deps=deps).status is JobStatus.SUCCEEDED

@@ -324,11 +324,19 @@ class ProducedResult:
 def _result_of_an_earlier_delivery(
     record: JobRecord, result_key: str, deps: Dependencies
 ) -> ProducedResult | None:
-    """The result this very job already stored before a crash, if any."""
-    if record.attempts <= 1:
-        return None  # a first delivery has nothing to recover
+    """A stored result this job may use instead of paying again, if any.
+
+    Its own, stored before a crash; or, when the job may use the cache, one an
+    identical job stored before it died without caching it (its flight may have
+    expired before its redelivery, letting this job lead: the redelivery harness
+    caught that paying twice). A refresh or bypass job always draws anew.
+    """
+    if record.attempts <= 1 and record.cache_mode != "use":
+        return None  # a first delivery that must not use the cache has nothing to recover
     produced = ProducedResult.from_metadata(deps.objects.metadata(result_key) or {})
-    return produced if produced is not None and produced.job_id == record.id else None
+    if produced is None:
+        return None
+    return produced if produced.job_id == record.id or record.cache_mode == "use" else None
 
 
 def _complete(
