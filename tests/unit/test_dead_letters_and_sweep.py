@@ -18,7 +18,12 @@ from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.submit_generation import submit_generation
-from sketchbridge.services.sweep import QUEUED_FOR_S, RUNNING_GRACE_S, sweep
+from sketchbridge.services.sweep import (
+    BATCH_QUEUED_FOR_S,
+    QUEUED_FOR_S,
+    RUNNING_GRACE_S,
+    sweep,
+)
 from tests.support.fakes import FakeProvider, FakeTokenVerifier, fake_dependencies, sketch_data_url
 
 
@@ -201,6 +206,20 @@ def test_a_queued_job_whose_message_was_lost_is_sent_once_more_then_failed(
     seen = get_generation(job.id, user_id="ada", deps=deps)
     assert seen.status is JobStatus.FAILED and seen.error is not None
     assert "queue" in seen.error.message
+
+
+def test_batch_work_waiting_behind_a_backlog_is_given_hours_not_minutes(
+    deps: Dependencies,
+) -> None:
+    job = submit_generation(_request(priority="batch"), user_id="ada", deps=deps)
+    _messages(deps)  # still in the batch queue, far back
+    deps.clock.advance(2 * 3600)  # type: ignore[attr-defined]
+
+    assert sweep(deps=deps).resent == []
+    deps.clock.advance(BATCH_QUEUED_FOR_S)  # type: ignore[attr-defined]
+
+    assert sweep(deps=deps).resent == [job.id]
+    assert deps.queue.priorities[-1] == "batch"  # type: ignore[attr-defined]
 
 
 def test_a_resent_job_that_then_runs_is_not_failed(deps: Dependencies) -> None:

@@ -247,6 +247,15 @@ def _submit_one(
             follower = record.model_copy(update={"leader_job_id": leader})
             deps.jobs.create(follower)
             deps.metrics.add("InFlightJoined", 1)
+            # The leader may have ended between our joining its flight and storing
+            # this record, handing its outcome to nobody: take it now (both writes
+            # are conditional, so doing it twice changes nothing).
+            ended = deps.jobs.get(leader)
+            stamp_now = deps.clock().isoformat()
+            if ended is not None and ended.status is JobStatus.SUCCEEDED:
+                deps.jobs.adopt_result(follower.id, ended, updated_at=stamp_now)
+            elif ended is not None and ended.status.is_final and ended.error is not None:
+                deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)
         if record.cache_mode == "use":
             # An identical job may have finished between our cache miss and taking

@@ -6,7 +6,8 @@ What can be seen from the job records alone:
   took the job over. Queue it again while it has attempts left, else fail it.
 - queued for a long time: its message may be lost (a send that failed after the
   record was written, a release whose redelivery never came). Send it once more;
-  if it is still queued, untouched, a sweep later, fail it.
+  if it is still queued, untouched, a sweep later, fail it. Batch work is given
+  hours, not minutes: its capped queue may hold it back that long on purpose.
 - a follower queued for a long time: it has no message of its own; settle it
   from its leader once the leader has ended.
 
@@ -17,6 +18,7 @@ processor that touched the job in between always wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 from sketchbridge.domain.errors import SketchbridgeError
@@ -29,6 +31,9 @@ from sketchbridge.services.ports import Dependencies, StuckJob
 RUNNING_GRACE_S = 60
 # Longer than a normal wait in the queue; a job queued longer is looked at.
 QUEUED_FOR_S = 15 * 60
+# Batch work may wait its turn behind a burst for long (its queue's concurrency is capped
+# low on purpose), so a queued batch job is looked at only after this long.
+BATCH_QUEUED_FOR_S = 6 * 3600
 
 STOPPED_RESPONDING = "We could not finish this generation: processing stopped several times."
 NEVER_STARTED = "We could not start this generation: it waited in the queue for too long."
@@ -71,12 +76,15 @@ def sweep(
     deps: Dependencies,
     running_grace_s: int = RUNNING_GRACE_S,
     queued_for_s: int = QUEUED_FOR_S,
+    batch_queued_for_s: int = BATCH_QUEUED_FOR_S,
 ) -> SweepReport:
     report = SweepReport()
-    stuck = deps.jobs.stuck(
-        now=deps.clock(), running_grace_s=running_grace_s, queued_for_s=queued_for_s
-    )
+    now = deps.clock()
+    stuck = deps.jobs.stuck(now=now, running_grace_s=running_grace_s, queued_for_s=queued_for_s)
+    batch_written_before = (now - timedelta(seconds=batch_queued_for_s)).isoformat()
     for job in stuck:
+        if _waiting_its_turn(job, batch_written_before):
+            continue
         try:
             _handle(job, decide(job, max_attempts=deps.max_receive_count), deps, report)
         except SketchbridgeError:
@@ -84,6 +92,16 @@ def sweep(
             # the next sweep sees it again.
             report.errors.append(job.id)
     return report
+
+
+def _waiting_its_turn(job: StuckJob, batch_written_before: str) -> bool:
+    """A queued batch job younger than the batch threshold: a backlog, not a lost message."""
+    return (
+        job.status is JobStatus.QUEUED
+        and job.leader_job_id is None
+        and job.priority == "batch"
+        and job.updated_at >= batch_written_before
+    )
 
 
 def _handle(job: StuckJob, action: SweepAction, deps: Dependencies, report: SweepReport) -> None:
