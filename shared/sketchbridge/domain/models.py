@@ -194,6 +194,7 @@ class JobRecord(BaseModel):
     sketch_key: str
     fingerprint: str
     result_key: str | None = None
+    result_bytes: int | None = None
     error: ErrorInfo | None = None
     created_at: str
     updated_at: str

@@ -111,7 +111,6 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
     """Cache the result and hand it to the identical jobs that followed this one."""
     if finished.cache_mode == "bypass" or finished.result_key is None:
         return
-    result = deps.objects.metadata(finished.result_key) or {}
     deps.cache.put(
         CacheRecord(
             fingerprint=finished.fingerprint,
@@ -122,7 +121,8 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
             width=finished.params.width,
             height=finished.params.height,
             reproducible=finished.reproducible,
-            bytes=int(result.get("bytes", 0)),
+            # Known from the render: no second read of the object to learn its size.
+            bytes=finished.result_bytes or 0,
             created_at=finished.updated_at,
             expires_at=finished.expires_at,
         )
@@ -354,6 +354,7 @@ def _complete(
     finished = record.model_copy(
         update={
             "hops": list(hops),
+            "result_bytes": produced.bytes,
             "cost_usd": cost_usd,
             "duration_s": duration_s,
             "reproducible": record.reproducible if reproducible is None else reproducible,
