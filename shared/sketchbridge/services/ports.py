@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
+from sketchbridge.domain.clock import utc_now
 from sketchbridge.domain.latency import LatencySummary
 from sketchbridge.domain.models import (
     CacheRecord,
@@ -276,10 +277,6 @@ class TokenVerifier(Protocol):
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; raises UnauthorizedError when it is not valid."""
         ...
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
