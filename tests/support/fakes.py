@@ -12,7 +12,9 @@ from typing import Any
 
 from PIL import Image
 
+from sketchbridge.domain import metric_catalog
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
+from sketchbridge.domain.metric_catalog import Metric
 from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import (
     ProgressCallback,
@@ -594,11 +596,20 @@ class FakeUsageLedger:
 
 
 class FakeMetrics:
+    """Records what was counted; refuses, like the EMF adapter, a series it would not chart."""
+
     def __init__(self) -> None:
         self.recorded: list[tuple[str, float, str]] = []
+        self.dimensions: list[dict[str, str]] = []
 
-    def add(self, name: str, value: float, unit: str = "Count") -> None:
-        self.recorded.append((name, value, unit))
+    def add(
+        self, metric: Metric, value: float, dimensions: Mapping[str, str] | None = None
+    ) -> None:
+        given = dict(dimensions or {})
+        assert metric is metric_catalog.BY_NAME[metric.name], f"{metric.name} is not catalogued"
+        assert set(given) == set(metric.dimensions), f"{metric.name}: dimensions {given}"
+        self.recorded.append((metric.name, value, metric.unit))
+        self.dimensions.append(given)
 
     def total(self, name: str) -> float:
         return sum(value for recorded, value, _ in self.recorded if recorded == name)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Literal
+from collections.abc import Mapping
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from sketchbridge.domain.metric_catalog import Metric
 
 # The namespace is the product's name; POWERTOOLS_METRICS_NAMESPACE (set by the
 # template to the same) may rename it. Named here so that a module imported
@@ -32,6 +34,24 @@ _UNITS: dict[str, MetricUnit] = {
 
 class EmfMetrics:
     def add(
-        self, name: str, value: float, unit: Literal["Count", "Seconds", "Bytes", "None"] = "Count"
+        self, metric: Metric, value: float, dimensions: Mapping[str, str] | None = None
     ) -> None:
-        METRICS.add_metric(name=name, unit=_UNITS[unit], value=value)
+        given = dict(dimensions or {})
+        if set(given) != set(metric.dimensions):
+            # A series with other dimensions is another metric: the dashboard would miss it.
+            raise ValueError(
+                f"{metric.name} takes dimensions {metric.dimensions}, not {tuple(given)}"
+            )
+        if not given:
+            METRICS.add_metric(name=metric.name, unit=_UNITS[metric.unit], value=value)
+            return
+        # Powertools' shared Metrics object applies one dimension set to everything it
+        # flushes; a per-provider series is its own EMF document.
+        with single_metric(
+            name=metric.name,
+            unit=_UNITS[metric.unit],
+            value=value,
+            namespace=METRICS.namespace,
+            default_dimensions=given,
+        ):
+            pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import JobStatus
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.ports import Dependencies
@@ -38,6 +39,6 @@ def handle_dead_letter(job_id: str, *, deps: Dependencies) -> DeadLetterOutcome:
     stored = deps.jobs.fail(job_id, error, updated_at=now.isoformat(), hops=record.hops)
     if stored is None:
         return DeadLetterOutcome.ALREADY_DONE  # it ended between our read and our write
-    deps.metrics.add("JobDeadLettered", 1)
+    deps.metrics.add(metrics.JOB_DEAD_LETTERED, 1)
     announce_failure(stored, error, deps)
     return DeadLetterOutcome.FAILED

@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import ProviderError, ProviderTimeoutError, SketchbridgeError
 from sketchbridge.providers.base import DEFAULT_PROBE_TIMEOUT_S, ProbeableProvider
@@ -162,4 +163,6 @@ def _record(
     )
     if faulty:
         deps.latency.record(result.provider, seconds=result.seconds, ok=False, steps=1, now=now)
-    deps.metrics.add("ProviderProbeSucceeded" if error is None else "ProviderProbeFailed", 1)
+    deps.metrics.add(
+        metrics.PROVIDER_PROBE_SUCCEEDED if error is None else metrics.PROVIDER_PROBE_FAILED, 1
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobRecord, JobStatus
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.ports import Dependencies
@@ -43,5 +44,5 @@ def announce_failure(stored: JobRecord, error: ErrorInfo, deps: Dependencies) ->
         connections=deps.connections,
         pusher=deps.pusher,
     )
-    deps.metrics.add("JobFailed", 1 + len(followers))
+    deps.metrics.add(metrics.JOB_FAILED, 1 + len(followers))
     return followers

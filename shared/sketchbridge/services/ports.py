@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.clock import utc_now
 from sketchbridge.domain.latency import LatencySummary
+from sketchbridge.domain.metric_catalog import Metric
 from sketchbridge.domain.models import (
     CacheRecord,
     ErrorInfo,
@@ -213,16 +214,18 @@ class NoUsageLedger:
 
 
 class MetricsRecorder(Protocol):
-    """Business metrics for the admins' dashboards (PascalCase, past tense)."""
+    """Business metrics for the admins' dashboards, only those in ``domain/metric_catalog``."""
 
     def add(
-        self, name: str, value: float, unit: Literal["Count", "Seconds", "Bytes", "None"] = "Count"
-    ) -> None: ...
+        self, metric: Metric, value: float, dimensions: Mapping[str, str] | None = None
+    ) -> None:
+        """Count ``value`` of ``metric``; ``dimensions`` must name exactly its dimensions."""
+        ...
 
 
 class NoMetrics:
     def add(
-        self, name: str, value: float, unit: Literal["Count", "Seconds", "Bytes", "None"] = "Count"
+        self, metric: Metric, value: float, dimensions: Mapping[str, str] | None = None
     ) -> None:
         return None
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import (
     ContentPolicyError,
     InternalError,
@@ -95,7 +96,7 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         raise
 
     if finished is not None:
-        deps.metrics.add("JobSucceeded", 1)
+        deps.metrics.add(metrics.JOB_SUCCEEDED, 1)
         _share_result(finished, deps)
         _emit(
             deps,
@@ -165,7 +166,7 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
         hops.append(_hop_info(hop))
         if next_provider is None:
             return
-        deps.metrics.add("ProviderFailedOver", 1)
+        deps.metrics.add(metrics.PROVIDER_FAILED_OVER, 1, {"Provider": hop.provider})
         seq = deps.jobs.record_progress(
             record.id, latest_progress, updated_at=deps.clock().isoformat()
         )
@@ -416,7 +417,7 @@ def _fail(
         retryable=error.retryable,
     )
     stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat(), hops=hops)
-    deps.metrics.add("JobFailed", 1)
+    deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.
         for follower_id in deps.cache.finish_flight(record.fingerprint, record.id):

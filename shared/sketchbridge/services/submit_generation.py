@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import (
     IdempotencyConflictError,
     InternalError,
@@ -210,11 +211,11 @@ def _submit_one(
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
         if cached is not None:
-            deps.metrics.add("CacheHit", 1)
-            deps.metrics.add("ProviderCostSaved", cached.cost_usd, "None")
-            deps.metrics.add("CachedBytesServed", cached.bytes, "Bytes")
+            deps.metrics.add(metrics.CACHE_HIT, 1)
+            deps.metrics.add(metrics.PROVIDER_COST_SAVED, cached.cost_usd)
+            deps.metrics.add(metrics.CACHED_BYTES_SERVED, cached.bytes)
             return _answer_from_cache(record, cached, deps)
-        deps.metrics.add("CacheMissed", 1)
+        deps.metrics.add(metrics.CACHE_MISSED, 1)
 
     # A miss: the sketch is stored (content-addressed: one object per drawing)
     # and the job gets its plan and quote.
@@ -246,7 +247,7 @@ def _submit_one(
             # One provider call for both: this job takes the leader's outcome.
             follower = record.model_copy(update={"leader_job_id": leader})
             deps.jobs.create(follower)
-            deps.metrics.add("InFlightJoined", 1)
+            deps.metrics.add(metrics.IN_FLIGHT_JOINED, 1)
             # The leader may have ended between our joining its flight and storing
             # this record, handing its outcome to nobody: take it now (both writes
             # are conditional, so doing it twice changes nothing).
@@ -264,7 +265,7 @@ def _submit_one(
             cached = deps.cache.get(record.fingerprint)
             if cached is not None:
                 deps.cache.finish_flight(record.fingerprint, record.id)
-                deps.metrics.add("CacheHit", 1)
+                deps.metrics.add(metrics.CACHE_HIT, 1)
                 return _answer_from_cache(record, cached, deps)
 
     deps.jobs.create(record)
@@ -279,7 +280,7 @@ def _submit_one(
             updated_at=deps.clock().isoformat(),
         )
         raise error from exc
-    deps.metrics.add("JobQueued", 1)
+    deps.metrics.add(metrics.JOB_QUEUED, 1)
     return job_response(record, deps.objects, url_ttl=deps.result_url_ttl_seconds)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
 from sketchbridge.services.job_endings import announce_failure, gave_up
@@ -112,7 +113,7 @@ def _handle(job: StuckJob, action: SweepAction, deps: Dependencies, report: Swee
             report.skipped.append(job.id)
             return
         deps.queue.send(JobMessage(job_id=job.id), priority=job.priority)
-        deps.metrics.add("StuckJobRequeued", 1)
+        deps.metrics.add(metrics.STUCK_JOB_REQUEUED, 1)
         report.requeued.append(job.id)
         record = deps.jobs.get(job.id)
         if record is not None:
@@ -122,7 +123,7 @@ def _handle(job: StuckJob, action: SweepAction, deps: Dependencies, report: Swee
         # a job marked as resent without a message would fail for nothing.
         deps.queue.send(JobMessage(job_id=job.id), priority=job.priority)
         if deps.jobs.note_resent(job.id, seq=job.seq, at=now):
-            deps.metrics.add("QueuedJobResent", 1)
+            deps.metrics.add(metrics.QUEUED_JOB_RESENT, 1)
             report.resent.append(job.id)
         else:
             report.skipped.append(job.id)
@@ -160,7 +161,7 @@ def _fail(job: StuckJob, message: str, deps: Dependencies, report: SweepReport) 
     if stored is None:
         report.skipped.append(job.id)
         return
-    deps.metrics.add("StuckJobFailed", 1)
+    deps.metrics.add(metrics.STUCK_JOB_FAILED, 1)
     report.failed.append(job.id)
     report.failed.extend(announce_failure(stored, error, deps))
 
