@@ -11,7 +11,7 @@ SAM_CLI_VERSION := 1.170.0
 PORT ?= 3000
 STANDINS ?= 0
 
-.PHONY: install install-sam run test lint unit e2e infra bench build validate clean
+.PHONY: install install-sam run test test-future lint unit e2e infra bench build validate clean
 
 $(VENV)/.installed: pyproject.toml functions/ocr/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,17 @@ install-sam: $(SAM_VENV)/.installed
 run: install
 	$(PY) -m local.stack --port $(PORT) $(if $(filter 1,$(STANDINS)),--standins,)
 
-## Lint, type-check, check the import layers, then run every suite.
-test: install install-sam lint
+# The guard against the next date bomb (tests/conftest.py): the unit, property and contract
+# suites again with the machine's own clock moved here by time-machine, ticking.
+FUTURE_WALL_CLOCK ?= 2027-12-31T09:00:00+00:00
+
+## Lint, type-check, check the import layers, run the suites with the clock a year on, then every suite.
+test: install install-sam lint test-future
 	SAM_BIN=$(abspath $(SAM)) $(PY) -m pytest
+
+## The unit, property and contract suites with the wall clock moved to $(FUTURE_WALL_CLOCK).
+test-future: install
+	SKETCHBRIDGE_WALL_CLOCK=$(FUTURE_WALL_CLOCK) $(PY) -m pytest tests/unit tests/property tests/contract
 
 lint: install
 	$(VENV)/bin/ruff check .

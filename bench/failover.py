@@ -43,6 +43,7 @@ from local.standins.launcher import Standins
 from local.template import load_template
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.factory import build_dependencies
+from sketchbridge.domain import clock
 from sketchbridge.domain.provider_profile import DEFAULT_PROFILES, ProviderProfile
 from sketchbridge.domain.rate_limit import TokenBucket
 from sketchbridge.providers.base import ProviderRequest
@@ -262,7 +263,7 @@ def _rate_limited(
     _forget_provider_state()
     _script(standins, BROKEN, [{"status": 429, "headers": {"retry-after": "1"}}] * SCRIPT_LENGTH)
     _script(standins, HEALTHY, [{"delay_s": HEALTHY_DELAY_S}] * SCRIPT_LENGTH)
-    started_wall, started = time.time(), time.perf_counter()
+    started_wall, started = clock.epoch_seconds(), time.perf_counter()
     seconds: list[float] = []
     drawn_by: dict[str, int] = {}
     while time.perf_counter() - started < window_s:

@@ -7,7 +7,6 @@ puts in its ID and access tokens, so handlers read them exactly as they would on
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +14,9 @@ from typing import Any, Literal
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from sketchbridge.auth import check_token_times, decode_options
+from sketchbridge.domain import clock
 
 DEV_AUDIENCE = "sketchbridge-local"
 TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
@@ -85,7 +87,7 @@ class DevIssuer:
         As with Cognito, an ID token names the client in `aud` and carries the email; an
         access token names it in `client_id` instead and carries the scopes.
         """
-        now = int(time.time())
+        now = int(clock.epoch_seconds())
         claims: dict[str, Any] = {
             "sub": sub,
             "iss": self.issuer,
@@ -125,8 +127,9 @@ class DevIssuer:
             self._private_key.public_key(),
             algorithms=[_ALGORITHM],
             issuer=self.issuer,
-            options={"verify_aud": False, "require": ["exp", "iat", "iss", "sub"]},
+            options=decode_options(require=["exp", "iat", "iss", "sub"]),
         )
+        check_token_times(claims, now=clock.epoch_seconds())
         audience = claims.get("aud", claims.get("client_id"))
         audiences = audience if isinstance(audience, list) else [audience]
         if self.audience not in audiences:

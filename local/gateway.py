@@ -39,6 +39,7 @@ from local import events
 from local.dev_jwt import DevIssuer
 from local.lambda_runtime import LocalFunction
 from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
+from sketchbridge.domain import clock
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class Gateway:
             authorization=authorization,
             api_id=self.http_api_id,
             request_id=request_id,
-            now=datetime.now(UTC),
+            now=clock.utc_now(),
         )
         function = self.functions.get(route.function_id)
         if function is None:
@@ -202,7 +203,7 @@ class Gateway:
         if api is None:
             await socket.close(code=1008)
             return
-        now = datetime.now(UTC)
+        now = clock.utc_now()
         facts = events.WebSocketConnection(
             connection_id=events.gateway_id(),
             connected_at=now,
@@ -240,7 +241,7 @@ class Gateway:
                 )
                 live = self._connections.get(facts.connection_id)
                 if live is not None:
-                    live.last_active_at = datetime.now(UTC)
+                    live.last_active_at = clock.utc_now()
                 await self._on_message(api, facts, body)
         except WebSocketDisconnect as disconnect:
             close_code = disconnect.code
@@ -253,7 +254,7 @@ class Gateway:
                     facts,
                     status_code=close_code,
                     reason=reason or _DISCONNECT_REASONS.get(close_code, ""),
-                    now=datetime.now(UTC),
+                    now=clock.utc_now(),
                 ),
             )
 
@@ -275,7 +276,7 @@ class Gateway:
         if route_key not in api.routes:
             route_key = "$default"
         event = events.websocket_message_event(
-            facts, route_key=route_key, body=body, now=datetime.now(UTC)
+            facts, route_key=route_key, body=body, now=clock.utc_now()
         )
         request_id = event["requestContext"]["requestId"]
         if route_key not in api.routes:
@@ -329,7 +330,7 @@ class Gateway:
                     await connection.socket.send_bytes(data)
         except (RuntimeError, OSError, WebSocketDisconnect):
             return False
-        connection.last_active_at = datetime.now(UTC)
+        connection.last_active_at = clock.utc_now()
         return True
 
     async def _manage_connection(self, request: Request) -> Response:

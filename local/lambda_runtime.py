@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 from local.provision import FunctionConfig
+from sketchbridge.domain import clock
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LocalFunction:
         self.config = config
         self._handler: Handler | None = None
         self._load_lock = threading.Lock()
-        self._log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self._log_stream_name = f"{clock.utc_now():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
     def invoke(self, event: Any) -> Any:
         """Call the handler with `event` and a fresh context; its exceptions propagate."""

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
@@ -35,6 +36,7 @@ from local.provision import Provisioned, provision
 from local.server import BackgroundServer, listen
 from local.standins.launcher import Standins
 from local.template import load_template
+from sketchbridge.domain import clock
 
 logger = logging.getLogger("local.stack")
 
@@ -53,6 +55,9 @@ _LOCAL_DEFAULTS = {
     # There is no X-Ray daemon to send traces to.
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+
+# Lets the test suite start a stack on the same calendar as itself (tests/conftest.py).
+PINNED_NOW_VARIABLE = "SKETCHBRIDGE_NOW"
 
 
 class LocalStack:
@@ -336,10 +341,15 @@ class StackProcess:
 
     def start(self) -> Self:
         self._state_file.unlink(missing_ok=True)
+        environment = {**os.environ, **self._environment}
+        if PINNED_NOW_VARIABLE in os.environ and PINNED_NOW_VARIABLE not in self._environment:
+            # A caller on a pinned calendar (the test suite) starts the stack on it, where its
+            # own pinned clock stands now, not where it stood when it was pinned.
+            environment[PINNED_NOW_VARIABLE] = clock.utc_now().isoformat()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.stack", *self._arguments],
             cwd=REPO_ROOT,
-            env={**os.environ, **self._environment},
+            env=environment,
         )
         deadline = time.monotonic() + self._startup_timeout_seconds
         while not self._state_file.exists():
@@ -403,6 +413,13 @@ def _banner(stack: LocalStack) -> str:
     )
 
 
+def _aware_datetime(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} names no timezone (add Z or +00:00)")
+    return moment
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="gateway port (0: any free one)")
@@ -410,7 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standins", action="store_true", help="start the provider stand-ins")
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     parser.add_argument("--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--now",
+        type=_aware_datetime,
+        default=os.environ.get(PINNED_NOW_VARIABLE) or None,
+        help=f"start the stack's calendar at this ISO 8601 instant (or ${PINNED_NOW_VARIABLE}); "
+        "it ticks on from there. For trying dates: model retirements, budget periods",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.now is not None:
+        clock.pin(arguments.now)  # argparse applies `type` to a string default too
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

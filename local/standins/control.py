@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from sketchbridge.domain import clock
 
 Mode = Literal["up", "down", "flaky"]
 
@@ -102,7 +103,7 @@ class StandinControl:
                 {
                     "method": request.method,
                     "path": request.url.path,
-                    "time": time.time(),
+                    "time": clock.epoch_seconds(),
                     "model": model,
                 }
             )

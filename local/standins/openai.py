@@ -68,12 +68,15 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.domain import clock
 from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
 from sketchbridge.providers.local_renderer import MIN_SIDE as RENDER_MIN_SIDE
 from sketchbridge.providers.local_renderer import render_sketch
 
-DEFAULT_EDIT_MODEL = "gpt-image-1.5"  # the spec's default for edits
-DEFAULT_GENERATION_MODEL = "gpt-image-1.5"  # [?] the spec says dall-e-2, which is retired
+# The spec's defaults (gpt-image-1.5 for edits, dall-e-2 for generations) are shut down; the
+# current model answers instead, so a stand-in never refuses its own default as time passes.
+DEFAULT_EDIT_MODEL = "gpt-image-2"
+DEFAULT_GENERATION_MODEL = "gpt-image-2"
 # Models the SDK 3.57.0 docstrings call retired or shut down, with the day they stopped.
 SHUT_DOWN: Mapping[str, date] = {
     "dall-e-2": date(2026, 5, 12),
@@ -333,7 +336,7 @@ async def _stream_events(
             {
                 "type": f"{job.kind}.partial_image",
                 "b64_json": _encoded(partial, job),
-                "created_at": int(time.time()),
+                "created_at": int(clock.epoch_seconds()),
                 **common,
                 "partial_image_index": index,
             },
@@ -352,7 +355,7 @@ async def _stream_events(
             {
                 "type": f"{job.kind}.completed",
                 "b64_json": _encoded(final, job),
-                "created_at": int(time.time()),
+                "created_at": int(clock.epoch_seconds()),
                 **common,
                 "size": _size_of(final),
                 "usage": _usage(job),
@@ -368,7 +371,7 @@ def sse_event(event: str, data: Mapping[str, Any]) -> bytes:
 def images_response(job: _Job, finals: list[Image.Image]) -> dict[str, Any]:
     """The non-streaming answer (``ImagesResponse``): GPT image models always send base64."""
     return {
-        "created": int(time.time()),
+        "created": int(clock.epoch_seconds()),
         "data": [{"b64_json": _encoded(image, job)} for image in finals],
         "background": "transparent" if job.background == "transparent" else "opaque",
         "output_format": job.output_format,
@@ -567,7 +570,7 @@ def _model_json(model: str) -> dict[str, Any]:
 
 def _check_model(model: str) -> None:
     stopped = SHUT_DOWN.get(model)
-    if stopped is not None and date.today() >= stopped:
+    if stopped is not None and clock.today() >= stopped:
         # [?] what the live API answers for a retired model is not documented; this is the
         # usual answer for a model that does not exist.
         raise _InvalidRequest(

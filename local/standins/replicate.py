@@ -71,6 +71,7 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.domain import clock
 from sketchbridge.providers.local_renderer import render_sketch
 
 PROBLEM_JSON = "application/problem+json"
@@ -185,7 +186,7 @@ class Prediction:
         if self.status in FINAL:
             return
         self.status, self.error = status, error
-        self.completed_at = datetime.now(UTC)
+        self.completed_at = clock.utc_now()
         self.stop.set()
         self.finished.set()
 
@@ -225,7 +226,7 @@ class Prediction:
             body["metrics"] = {"predict_time": round(run_time, 6), "total_time": round(total, 6)}
         if self.cancel_at is not None:
             left = self.cancel_at - time.monotonic()
-            body["deadline"] = timestamp(datetime.now(UTC) + timedelta(seconds=max(left, 0)))
+            body["deadline"] = timestamp(clock.utc_now() + timedelta(seconds=max(left, 0)))
         return body
 
 
@@ -249,7 +250,7 @@ class ReplicateStandin:
     def store_file(
         self, content: bytes, *, name: str, content_type: str, metadata: dict[str, Any]
     ) -> StoredFile:
-        stored = StoredFile(new_id(), name, content_type, content, metadata, datetime.now(UTC))
+        stored = StoredFile(new_id(), name, content_type, content, metadata, clock.utc_now())
         with self.lock:
             self.files[stored.id] = stored
         return stored
@@ -290,7 +291,7 @@ class ReplicateStandin:
             prediction.expire_if_due()
             if prediction.status in FINAL:
                 return
-            prediction.status, prediction.started_at = "processing", datetime.now(UTC)
+            prediction.status, prediction.started_at = "processing", clock.utc_now()
             prediction.logs = f"Using seed: {params.seed}\n{tqdm_line(0, params.steps, 0.0)}\n"
         began = time.monotonic()
 
@@ -480,7 +481,7 @@ async def create_prediction(
         input=model_input,
         base_url=base_url_of(request),
         inline_output=wait_s is not None,
-        created_at=datetime.now(UTC),
+        created_at=clock.utc_now(),
         cancel_at=None if lifetime_s is None else time.monotonic() + lifetime_s,
     )
     if wait_s is None:
@@ -679,11 +680,11 @@ def tqdm_line(step: int, total: int, elapsed_s: float) -> str:
         timing = "00:00<?, ?it/s"
     else:
         rate = step / elapsed_s
-        timing = f"{clock(elapsed_s)}<{clock((total - step) / rate)}, {rate:5.2f}it/s"
+        timing = f"{_tqdm_clock(elapsed_s)}<{_tqdm_clock((total - step) / rate)}, {rate:5.2f}it/s"
     return f"{int(fraction * 100):3d}%|{bar}| {step}/{total} [{timing}]"
 
 
-def clock(seconds: float) -> str:
+def _tqdm_clock(seconds: float) -> str:
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes:02d}:{rest:02d}"
 

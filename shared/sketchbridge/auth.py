@@ -12,8 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
+from sketchbridge.domain import clock
 from sketchbridge.domain.errors import UnauthorizedError
+
+
+def decode_options(*, require: list[str]) -> Options:
+    """PyJWT's options with its time checks off: it would judge exp/nbf/iat by the machine's
+    own clock; ``check_token_times`` judges them by the one clock the rest of the product
+    reads (sketchbridge.domain.clock), so that pinning it pins them too."""
+    return {
+        "verify_aud": False,
+        "require": require,
+        "verify_exp": False,
+        "verify_nbf": False,
+        "verify_iat": False,
+    }
 
 
 class JwksTokenVerifier:
@@ -31,13 +46,27 @@ class JwksTokenVerifier:
                 signing_key.key,
                 algorithms=["RS256"],
                 issuer=self._issuer,
-                options={"verify_aud": False, "require": ["exp", "iss", "sub"]},
+                options=decode_options(require=["exp", "iss", "sub"]),
             )
+            check_token_times(claims, now=clock.epoch_seconds())
         except jwt.PyJWTError as exc:
             raise UnauthorizedError("The access token is not valid.") from exc
         if self._audience and self._audience not in _audiences(claims):
             raise UnauthorizedError("The access token is for another application.")
         return claims
+
+
+def check_token_times(claims: dict[str, Any], *, now: float) -> None:
+    """Raise ``jwt.InvalidTokenError`` unless ``now`` lies in the token's lifetime."""
+    try:
+        expires = float(claims["exp"])
+        not_before = float(claims.get("nbf", claims.get("iat", expires - 1)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise jwt.InvalidTokenError("the token's times are not numbers") from exc
+    if now >= expires:
+        raise jwt.ExpiredSignatureError("the token has expired")
+    if now < not_before:
+        raise jwt.ImmatureSignatureError("the token is not valid yet")
 
 
 def _audiences(claims: dict[str, Any]) -> set[str]:

@@ -219,7 +219,8 @@ def test_a_scripted_body_is_answered_exactly(base_url: str, control: StandinCont
     [
         ({}, {}, 401, None),
         ({"Authorization": "Bearer sk-not-this-one"}, {}, 401, "invalid_api_key"),
-        (None, {"size": "512x512", "model": "gpt-image-1.5"}, 400, "invalid_value"),
+        (None, {"size": "512x512", "model": "chatgpt-image-latest"}, 400, "invalid_value"),
+        (None, {"model": "gpt-image-1.5"}, 404, "model_not_found"),
         (None, {"size": "1000x1000"}, 400, "invalid_value"),
         (None, {"quality": "standard"}, 400, "invalid_value"),
         (None, {"partial_images": "4", "stream": "true"}, 400, "integer_above_max_value"),

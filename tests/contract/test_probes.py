@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from openai.types import Model
 
 from local.standins import bedrock, openai, replicate
 from local.standins.control import StandinControl
+from sketchbridge.domain import clock
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.providers.base import ProbeableProvider
 from sketchbridge.providers.bedrock import BedrockConfig, BedrockProvider
@@ -178,15 +180,32 @@ def test_openai_probe_retrieves_the_configured_model(
 
 
 def test_openai_stand_in_answers_a_model_the_sdk_reads(openai_url: str) -> None:
-    answer = httpx.get(
-        f"{openai_url}/v1/models/gpt-image-1.5",
-        headers={"Authorization": f"Bearer {OPENAI_KEY}"},
-        timeout=10,
-    )
+    # Before its shutdown a model answers, with the shutdown date announced.
+    with clock.pinned(datetime(2026, 11, 20, tzinfo=UTC)):
+        answer = _retrieve_model(openai_url, "gpt-image-1.5")
 
     model = Model.model_validate(answer.json())
     assert (model.id, model.object) == ("gpt-image-1.5", "model")
     assert answer.json()["shutdown_date"] == "2026-12-01"
+
+
+@pytest.mark.parametrize("day", [date(2026, 12, 1), date(2027, 6, 1)])
+def test_openai_stand_in_refuses_a_model_from_its_shutdown_day_on(
+    openai_url: str, day: date
+) -> None:
+    with clock.pinned(datetime.combine(day, time(0, 0, 1), UTC)):
+        answer = _retrieve_model(openai_url, "gpt-image-1.5")
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "model_not_found"
+
+
+def _retrieve_model(openai_url: str, model: str) -> httpx.Response:
+    return httpx.get(
+        f"{openai_url}/v1/models/{model}",
+        headers={"Authorization": f"Bearer {OPENAI_KEY}"},
+        timeout=10,
+    )
 
 
 def test_openai_probe_of_a_retired_model_says_it_was_retired(

@@ -20,6 +20,7 @@ from sketchbridge import bootstrap
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
+from sketchbridge.domain import clock
 from sketchbridge.domain.models import JobMessage, JobStatus
 from sketchbridge.services.dead_letters import DEAD_LETTER_MESSAGE
 from sketchbridge.services.sweep import QUEUED_FOR_S
@@ -149,7 +150,7 @@ def test_the_sweep_queues_a_job_whose_processor_died_and_fails_one_that_never_st
     died_id, lost_id = _submit(handlers), _submit(handlers)
     assert set(_job_ids(_take_all(aws.queue_url))) == {died_id, lost_id}
     # A processor claimed the first long ago and died; the second's message was lost.
-    assert jobs.claim(died_id, now=int(time.time()) - 3600, lease_seconds=150) is not None
+    assert jobs.claim(died_id, now=int(clock.epoch_seconds()) - 3600, lease_seconds=150) is not None
     deps = bootstrap.dependencies()
     real_clock = deps.clock
     deps.clock = lambda: real_clock() + timedelta(seconds=QUEUED_FOR_S + 1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain import clock
 from sketchbridge.domain.models import JobMessage, JobStatus
 from tests.support.handlers import FakeLambdaContext, load_function
 
@@ -236,7 +236,7 @@ def test_only_the_message_of_a_job_held_by_another_delivery_is_retried(
 ) -> None:
     busy_id, free_id = submit(handlers), submit(handlers)
     busy_message, free_message = queued_messages(aws, busy_id, free_id)
-    held = jobs.claim(busy_id, now=int(time.time()), lease_seconds=3600)
+    held = jobs.claim(busy_id, now=int(clock.epoch_seconds()), lease_seconds=3600)
     assert held is not None
 
     failures = process(handlers, aws, [busy_message, free_message])

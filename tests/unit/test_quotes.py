@@ -129,7 +129,7 @@ def test_latency_percentiles_come_from_the_calls_of_the_window() -> None:
     ("model", "retirement", "status"),
     [
         ("gpt-image-2", "ok", "healthy"),
-        ("gpt-image-1.5", "flagged", "degraded"),  # retires 2026-12-01, within 30 days
+        ("gpt-image-1.5", "flagged", "healthy"),  # retires 2026-12-01, within 30 days
         ("gpt-image-1", "retired", "down"),  # retired 2026-10-23
     ],
 )

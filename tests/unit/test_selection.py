@@ -174,19 +174,19 @@ def test_a_provider_that_often_fails_is_degraded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("retires_on", "status"),
+    ("retires_on", "status", "dated"),
     [
-        (date(2026, 11, 25), "down"),  # today
-        (date(2026, 10, 23), "down"),
-        (date(2026, 12, 1), "degraded"),  # within 30 days: flagged
-        (date(2027, 6, 1), "healthy"),
+        (date(2026, 11, 25), "down", True),  # today
+        (date(2026, 10, 23), "down", True),
+        # Within 30 days: flagged, still healthy (auto keeps it), the date in the reason.
+        (date(2026, 12, 1), "healthy", True),
+        (date(2027, 6, 1), "healthy", False),
     ],
 )
 def test_a_model_past_its_retirement_is_down_and_one_close_to_it_flagged(
-    retires_on: date, status: str
+    retires_on: date, status: str, dated: bool
 ) -> None:
     got, reason = health(retires_on=retires_on)
 
     assert got == status
-    if status != "healthy":
-        assert retires_on.isoformat() in reason
+    assert (retires_on.isoformat() in reason) == dated

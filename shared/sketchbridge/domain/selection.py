@@ -113,8 +113,8 @@ def assess_health(
     model's retirement date, judged on ``now``'s UTC day.
 
     ``down``: its model is retired, or its circuit is open and not yet due a probe.
-    ``degraded``: a probe is due or running, or its recent error rate is high, or its model
-    retires within 30 days. Otherwise ``healthy``.
+    ``degraded``: a probe is due or running, or its recent error rate is high. Otherwise
+    ``healthy`` (naming the retirement date when the model retires within 30 days).
     """
     retirement = retirement_status(retires_on, datetime.fromtimestamp(now, UTC).date())
     if retirement == "retired":
@@ -129,7 +129,9 @@ def assess_health(
             "degraded", f"{latency.error_rate:.0%} of recent calls failed ({latency.samples})"
         )
     if retirement == "flagged":
-        return HealthReport("degraded", f"its model retires on {retires_on}")
+        # A model that still answers is not shunned before its day: ``auto`` keeps choosing
+        # it, and the date stands in the reason (and in ``retires_on``) for the admin.
+        return HealthReport("healthy", f"answering normally; its model retires on {retires_on}")
     return HealthReport("healthy", "answering normally")
 
 

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sketchbridge.domain import clock
 from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
@@ -744,4 +745,4 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         parsed = email.utils.parsedate_tz(value)
         if parsed is None:
             return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+        return max(0.0, email.utils.mktime_tz(parsed) - clock.epoch_seconds())

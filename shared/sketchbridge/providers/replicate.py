@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sketchbridge.domain import clock
 from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
@@ -541,7 +542,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - clock.epoch_seconds())
 
 
 # --- HTTP -------------------------------------------------------------------------------------

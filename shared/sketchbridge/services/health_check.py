@@ -68,9 +68,13 @@ def check_providers(
     deps: Dependencies,
     *,
     timeout_s: float = DEFAULT_PROBE_TIMEOUT_S,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
 ) -> list[ProbeResult]:
-    """Probe each enabled provider once; what happened to each, in the registry's order."""
+    """Probe each enabled provider once; what happened to each, in the registry's order.
+
+    ``clock`` (Unix seconds) defaults to ``deps.clock``."""
+    if clock is None:
+        clock = deps.epoch_seconds
     providers = deps.providers.all()
     results: dict[str, ProbeResult] = {}
     pending: list[_Pending] = []

@@ -313,3 +313,7 @@ class Dependencies:
     max_receive_count: int = 3
     provider_timeout_seconds: float = 90.0
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    def epoch_seconds(self) -> float:
+        """``clock`` as Unix seconds, for the stores keyed by epoch time."""
+        return self.clock().timestamp()

@@ -84,7 +84,7 @@ def run_chain(
     failover_on_policy: bool = False,
     resume: tuple[str, str] | None = None,
     on_started: Callable[[str, str], None] | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ChainResult:
     """Try ``order`` until one provider succeeds; ``on_hop(hop, next_provider)`` per hop.
@@ -93,8 +93,13 @@ def run_chain(
     started: that provider is asked to follow it rather than start a new one.
     ``on_started(provider, id)`` hears each provider-side id as it is created.
 
+    ``clock`` (Unix seconds) defaults to ``deps.clock``: breakers and latency windows are
+    stamped on the calendar everything else reads.
+
     Raises ``ChainFailedError`` carrying the error to record on the job.
     """
+    if clock is None:
+        clock = deps.epoch_seconds
     deadline = clock() + request.timeout_s
     hops: list[Hop] = []
     last_error: SketchbridgeError | None = None

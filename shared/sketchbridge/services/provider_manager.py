@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from sketchbridge.domain.latency import eta, prior_eta
@@ -118,7 +118,7 @@ class ProviderManager:
                 error_rate=latency.error_rate,
                 samples=latency.samples,
                 retires_on=retires_on,
-                retirement=retirement_status(retires_on, date.fromtimestamp(now)),
+                retirement=retirement_status(retires_on, datetime.fromtimestamp(now, UTC).date()),
             )
         return statuses
 
