@@ -274,7 +274,7 @@ _BEDROCK_SKETCH_USD_PER_IMAGE = 0.07
 PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
     {
         # Renders inside our own function: no provider bills for it.
-        "local": MappingProxyType({"local-renderer": PerImage.flat(0.0)}),
+        "local": MappingProxyType({"sketchbridge-local-renderer-1": PerImage.flat(0.0)}),
         "replicate": MappingProxyType(
             {
                 # official: per image
@@ -311,7 +311,7 @@ PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
 # The model each provider is configured with by default; its price is the provider's default.
 DEFAULT_MODELS: Mapping[str, str] = MappingProxyType(
     {
-        "local": "local-renderer",
+        "local": "sketchbridge-local-renderer-1",
         "replicate": "black-forest-labs/flux-canny-dev",
         "openai": "gpt-image-2",
         "bedrock": "stability.stable-image-control-sketch-v1:0",
