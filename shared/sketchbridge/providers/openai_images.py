@@ -33,6 +33,12 @@ what is left of ``request.timeout_s``, which is the whole budget: past it the st
 (OpenAI has no cancel endpoint; closing the connection is how a stream is abandoned) and
 ``ProviderTimeoutError`` is raised.
 
+Billing. OpenAI bills tokens: ``result.usage`` carries the completed event's ``usage`` (input
+text and image tokens, output tokens, the partial images' tokens included by OpenAI) and the
+``x-request-id``; ``openai_usage`` reads a non-streamed ``ImagesResponse.usage`` the same way.
+A stream that ends without its completed event reports no usage, so the error's ``usage``
+counts the previews it sent (each billed as 100 output tokens, pricing.md), or is None if none.
+
 Errors: ``openai_error`` is the one table that turns every SDK exception and every error event
 in the stream into Sketchbridge's error tree.
 

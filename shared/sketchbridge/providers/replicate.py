@@ -34,6 +34,13 @@ final status, turning each new tqdm step in the logs into a progress event; past
 cancel and raise ``ProviderTimeoutError``. Outputs expire after an hour, so the image is
 fetched at once and handed on as PNG bytes.
 
+Billing. ``result.usage`` carries the prediction's id, outputs and ``metrics.predict_time``
+(the final prediction's: a held answer that was still "processing" is read once more). A
+failure whose prediction ran (failed, or canceled at our deadline: the cancel answer carries
+its predict_time) carries that usage on the error, since a model version bills its seconds
+whatever the outcome; one that never ran (aborted, refused at create) carries none. Whether
+the model bills by image or by second is the price table's to say (``domain/pricing.py``).
+
 Configuration (environment, all optional):
 
     REPLICATE_MODEL              owner/name            black-forest-labs/flux-canny-dev
