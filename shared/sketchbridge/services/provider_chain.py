@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
@@ -131,6 +132,7 @@ def run_chain(
                 )
                 raise ChainFailedError(error, hops)
             started = clock()
+            deps.metrics.add(metrics.PROVIDER_REQUESTED, 1, {"Provider": name})
             try:
                 resume_id = resume[1] if resume is not None and resume[0] == name else None
                 started_hook = (
@@ -151,6 +153,7 @@ def run_chain(
                 )
             except ProviderError as error:
                 seconds = clock() - started
+                _count_call(deps, name, error.code, seconds)
                 last_error = error
                 hop = Hop(name, error.code, round(seconds, 3), error.message)
                 hops.append(hop)
@@ -182,6 +185,7 @@ def run_chain(
                 # The request cannot be drawn as asked (e.g. out of this provider's
                 # ranges): not the provider's fault, and another provider may take it.
                 seconds = clock() - started
+                _count_call(deps, name, error.code, seconds)
                 _record(
                     deps, name, error.code, seconds, request.steps, clock(), None, probe_started_at
                 )
@@ -194,6 +198,7 @@ def run_chain(
                 break
             else:
                 seconds = clock() - started
+                _count_call(deps, name, "ok", seconds)
                 _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
                 hops.append(Hop(name, "ok", round(seconds, 3)))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
@@ -234,6 +239,19 @@ def _record(
         probe_started_at=probe_started_at,
     )
     deps.latency.record(name, seconds=seconds, ok=not faulty, steps=steps, now=now)
+
+
+def _count_call(deps: Dependencies, name: str, outcome: str, seconds: float) -> None:
+    """One real call for the admins' dashboard: failures by error code, latency of pictures.
+
+    A failure's duration says how long the provider took to refuse, not how long it takes
+    to draw, so only successful calls feed ``ProviderLatency``.
+    """
+    if outcome == "ok":
+        deps.metrics.add(metrics.PROVIDER_SUCCEEDED, 1, {"Provider": name})
+        deps.metrics.add(metrics.PROVIDER_LATENCY, seconds, {"Provider": name})
+    else:
+        deps.metrics.add(metrics.PROVIDER_FAILED, 1, {"Provider": name, "ErrorCode": outcome})
 
 
 def _call_with_first_byte_deadline(
