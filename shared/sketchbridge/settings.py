@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -46,6 +46,27 @@ class Settings(BaseModel):
     # How long a provider's open circuit refuses calls before one probe may try it again.
     # Not set by the template (the default suits production); tests shorten it.
     breaker_cooldown_s: float = Field(default=30.0, alias="BREAKER_COOLDOWN_S", ge=0)
+    # The SNS topic admins are alerted on (a soft limit crossed); empty: no alert is sent.
+    alerts_topic_arn: str = Field(default="", alias="ALERTS_TOPIC_ARN")
+    # App-wide budget defaults in USD, until an admin sets the app's budgets; 0 = no limit.
+    app_budget_day_soft_usd: float = Field(default=0.0, alias="APP_BUDGET_DAY_SOFT_USD", ge=0)
+    app_budget_day_hard_usd: float = Field(default=0.0, alias="APP_BUDGET_DAY_HARD_USD", ge=0)
+    app_budget_month_soft_usd: float = Field(default=0.0, alias="APP_BUDGET_MONTH_SOFT_USD", ge=0)
+    app_budget_month_hard_usd: float = Field(default=0.0, alias="APP_BUDGET_MONTH_HARD_USD", ge=0)
+    # Per-user quota defaults, until an admin sets a user's own.
+    user_requests_per_minute: int = Field(default=10, alias="USER_REQUESTS_PER_MINUTE", ge=1)
+    user_jobs_in_flight: int = Field(default=4, alias="USER_JOBS_IN_FLIGHT", ge=1)
+
+    @field_validator(
+        "app_budget_day_soft_usd",
+        "app_budget_day_hard_usd",
+        "app_budget_month_soft_usd",
+        "app_budget_month_hard_usd",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_no_limit(cls, value: object) -> object:
+        return 0.0 if value == "" else value
 
     @property
     def provider_names(self) -> list[str]:
