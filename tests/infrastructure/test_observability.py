@@ -383,3 +383,9 @@ def test_budget_and_quota_defaults_reach_the_functions_from_the_parameters(
         "USER_REQUESTS_PER_MINUTE": {"Ref": "UserRequestsPerMinute"},
         "USER_JOBS_IN_FLIGHT": {"Ref": "UserJobsInFlight"},
     }
+
+
+def test_docs_list_every_alarm(repo_root: Path, resources: dict[str, Any]) -> None:
+    docs = (repo_root / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+    assert {name for name in _alarms(resources) if f"`{name}`" not in docs} == set()
