@@ -31,6 +31,7 @@ PENDING_EMITTERS = {
     "QUOTA_EXCEEDED": "money-budgets: a 429 at submit",
 }
 _EMITTED = re.compile(r"\b(?:metrics|metric_catalog)\.([A-Z][A-Z0-9_]+)\b")
+_IMPORTED = re.compile(r"from sketchbridge\.domain\.metric_catalog import (\([^)]*\)|[^\n]*)")
 _SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\} MetricName=\"(?P<name>\w+)\"")
 # Fn::Sub variables (not its ${!...} escapes, which the dashboard keeps as its own labels).
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
@@ -89,7 +90,16 @@ def _emitted_constants(repo_root: Path) -> set[str]:
     for path in package.rglob("*.py"):
         if path.name == "metric_catalog.py":
             continue
-        emitted.update(_EMITTED.findall(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        emitted.update(_EMITTED.findall(text))
+        # `from ...metric_catalog import PROVIDER_FAILED`: emitted if used past the import.
+        for imported in _IMPORTED.finditer(text):
+            rest = text[: imported.start()] + text[imported.end() :]
+            emitted.update(
+                name
+                for name in re.findall(r"\b[A-Z][A-Z0-9_]+\b", imported[1])
+                if re.search(rf"\b{name}\b", rest)
+            )
     return emitted
 
 

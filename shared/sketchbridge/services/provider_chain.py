@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
@@ -26,6 +25,12 @@ from sketchbridge.domain.errors import (
     ProviderUnavailableError,
     RateLimitedError,
     SketchbridgeError,
+)
+from sketchbridge.domain.metric_catalog import (
+    PROVIDER_FAILED,
+    PROVIDER_LATENCY,
+    PROVIDER_REQUESTED,
+    PROVIDER_SUCCEEDED,
 )
 from sketchbridge.domain.provider_profile import ProviderProfile
 from sketchbridge.providers.base import (
@@ -132,7 +137,7 @@ def run_chain(
                 )
                 raise ChainFailedError(error, hops)
             started = clock()
-            deps.metrics.add(metrics.PROVIDER_REQUESTED, 1, {"Provider": name})
+            deps.metrics.add(PROVIDER_REQUESTED, 1, {"Provider": name})
             try:
                 resume_id = resume[1] if resume is not None and resume[0] == name else None
                 started_hook = (
@@ -248,10 +253,10 @@ def _count_call(deps: Dependencies, name: str, outcome: str, seconds: float) -> 
     to draw, so only successful calls feed ``ProviderLatency``.
     """
     if outcome == "ok":
-        deps.metrics.add(metrics.PROVIDER_SUCCEEDED, 1, {"Provider": name})
-        deps.metrics.add(metrics.PROVIDER_LATENCY, seconds, {"Provider": name})
+        deps.metrics.add(PROVIDER_SUCCEEDED, 1, {"Provider": name})
+        deps.metrics.add(PROVIDER_LATENCY, seconds, {"Provider": name})
     else:
-        deps.metrics.add(metrics.PROVIDER_FAILED, 1, {"Provider": name, "ErrorCode": outcome})
+        deps.metrics.add(PROVIDER_FAILED, 1, {"Provider": name, "ErrorCode": outcome})
 
 
 def _call_with_first_byte_deadline(
