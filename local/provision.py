@@ -1,10 +1,11 @@
 """Create the AWS resources that `template.yaml` declares, in the emulated AWS.
 
 Walks the translated CloudFormation template in dependency order and creates DynamoDB tables,
-SQS queues and S3 buckets with boto3, then resolves what the handlers need from the rest:
-each function's environment, code location and limits, and the SQS event source mappings.
-Everything else (IAM, API Gateway, Lambda permissions, Cognito, layers, alarms) has no local
-counterpart worth emulating or is played by the gateway; it is skipped and logged at debug.
+SQS queues, S3 buckets and SNS topics with boto3, then resolves what the handlers need from the
+rest: each function's environment, code location and limits, and the SQS event source mappings.
+Everything else (IAM, API Gateway, Lambda permissions, Cognito, layers, KMS keys, alarms, the
+dashboard, budgets) has no local counterpart worth emulating or is played by the gateway; it is
+skipped and logged at debug with the reason.
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ def _why_skipped(resource: Mapping[str, Any]) -> str:
         return f"{resource_type} is played by the local runtime and poller"
     if resource_type.startswith("AWS::ApiGatewayV2::"):
         return f"{resource_type} is played by the local gateway"
+    if resource_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"):
+        # The functions' metrics are EMF log lines locally; no CloudWatch reads them.
+        return f"{resource_type} watches CloudWatch metrics, which the local stack does not keep"
+    if resource_type == "AWS::Budgets::Budget":
+        return f"{resource_type} watches an AWS bill; the local stack has none"
+    if resource_type in ("AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription"):
+        return f"{resource_type}: the local alerts topic is unencrypted, open and unsubscribed"
     return f"{resource_type} is not emulated locally"
 
 
@@ -268,12 +276,24 @@ class _Creators:
         self._sqs = session.client("sqs", endpoint_url=endpoint_url)
         self._s3 = session.client("s3", endpoint_url=endpoint_url)
         self._secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
+        self._sns = session.client("sns", endpoint_url=endpoint_url)
         self.by_type: dict[str, Creator] = {
             "AWS::DynamoDB::Table": self.table,
             "AWS::SQS::Queue": self.queue,
             "AWS::S3::Bucket": self.bucket,
             "AWS::SecretsManager::Secret": self.secret,
+            "AWS::SNS::Topic": self.topic,
         }
+
+    def topic(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The topic the functions publish alerts to; tests read what reached it from moto."""
+        name = properties.get("TopicName") or physical_name(logical_id)
+        attributes = (
+            {"DisplayName": properties["DisplayName"]} if "DisplayName" in properties else {}
+        )
+        arn = self._sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        # Ref on a topic is its ARN.
+        return arn, {"TopicArn": arn, "TopicName": name}
 
     def secret(self, logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The secret as the template declares it; keys are put into it afterwards."""

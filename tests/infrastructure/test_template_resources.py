@@ -25,7 +25,11 @@ DOCUMENTED_FUNCTIONS = {
 # (docs/preprocessing.md); every other function runs sketchbridge on python3.11.
 OCR_FUNCTION = "OcrFunction"
 # Variables only the function that reads them gets: everything else is in Globals.
-FUNCTION_SCOPED_VARIABLES = {"OCR_FUNCTION_NAME": {"SubmitFunction"}}
+FUNCTION_SCOPED_VARIABLES = {
+    "OCR_FUNCTION_NAME": {"SubmitFunction"},
+    # Only the functions with the right to publish to the alerts topic learn its ARN.
+    "ALERTS_TOPIC_ARN": {"SubmitFunction", "ProcessorFunction"},
+}
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",

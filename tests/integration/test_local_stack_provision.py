@@ -175,6 +175,26 @@ def test_every_dead_letter_queue_feeds_the_dead_letter_function(
     }
 
 
+def test_the_alerts_topic_exists_and_only_the_functions_that_may_publish_know_it(
+    provisioned: Provisioned, aws_endpoint: str
+) -> None:
+    sns = _client("sns", aws_endpoint)
+    topic_arn = provisioned.physical_ids["AlertsTopic"]
+
+    topics = {topic["TopicArn"] for topic in sns.list_topics()["Topics"]}
+    assert topic_arn in topics
+    assert topic_arn.endswith("-alerts")
+    told = {
+        logical_id
+        for logical_id, function in provisioned.functions.items()
+        if function.environment.get("ALERTS_TOPIC_ARN") == topic_arn
+    }
+    assert told == {"SubmitFunction", "ProcessorFunction"}
+    # Alarms, the dashboard and the AWS budget watch what only AWS has: nothing is created.
+    assert "OperationsDashboard" not in provisioned.physical_ids
+    assert "AwsBillBudget" not in provisioned.physical_ids
+
+
 def test_provisioning_again_on_a_restarted_emulator_starts_from_scratch() -> None:
     template = load_template(TEMPLATE)
     for _ in range(2):

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from sketchbridge.domain.metric_catalog import Metric
+from sketchbridge.domain.metric_catalog import NAMESPACE, Metric
 
 # The namespace is the product's name; POWERTOOLS_METRICS_NAMESPACE (set by the
 # template to the same) may rename it. Named here so that a module imported
 # before the environment is set still publishes.
-METRICS = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Sketchbridge"))
+METRICS = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
 
 # An invocation with nothing to count is normal here (a duplicate delivery, a
 # rejected request): Powertools' warning about it would only be noise.

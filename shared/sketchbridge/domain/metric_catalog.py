@@ -17,6 +17,14 @@ from typing import Literal
 
 Unit = Literal["Count", "Seconds", "Bytes", "None"]
 
+NAMESPACE = "Sketchbridge"
+
+# The values of the budget series' dimensions: the dashboard and the spend alarms chart
+# exactly these, so an emitter must use them.
+APP_SCOPE = "app"
+BUDGET_PERIODS = ("day", "month")
+BUDGET_LIMITS = ("soft", "hard")
+
 
 @dataclass(frozen=True)
 class Metric:

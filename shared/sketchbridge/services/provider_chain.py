@@ -31,6 +31,12 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.metric_catalog import (
+    PROVIDER_FAILED,
+    PROVIDER_LATENCY,
+    PROVIDER_REQUESTED,
+    PROVIDER_SUCCEEDED,
+)
 from sketchbridge.domain.provider_profile import ProviderProfile
 from sketchbridge.providers.base import (
     ImageProvider,
@@ -144,6 +150,7 @@ def run_chain(
                 )
                 raise ChainFailedError(error, hops)
             started = clock()
+            deps.metrics.add(PROVIDER_REQUESTED, 1, {"Provider": name})
             try:
                 resume_id = resume[1] if resume is not None and resume[0] == name else None
                 started_hook = (
@@ -164,6 +171,7 @@ def run_chain(
                 )
             except ProviderError as error:
                 seconds = clock() - started
+                _count_call(deps, name, error.code, seconds)
                 last_error = error
                 hop = Hop(name, error.code, round(seconds, 3), error.message, error.usage)
                 hops.append(hop)
@@ -195,6 +203,7 @@ def run_chain(
                 # The request cannot be drawn as asked (e.g. out of this provider's
                 # ranges): not the provider's fault, and another provider may take it.
                 seconds = clock() - started
+                _count_call(deps, name, error.code, seconds)
                 _record(
                     deps, name, error.code, seconds, request.steps, clock(), None, probe_started_at
                 )
@@ -207,6 +216,7 @@ def run_chain(
                 break
             else:
                 seconds = clock() - started
+                _count_call(deps, name, "ok", seconds)
                 _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
                 hops.append(Hop(name, "ok", round(seconds, 3), usage=result.usage))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
@@ -247,6 +257,19 @@ def _record(
         probe_started_at=probe_started_at,
     )
     deps.latency.record(name, seconds=seconds, ok=not faulty, steps=steps, now=now)
+
+
+def _count_call(deps: Dependencies, name: str, outcome: str, seconds: float) -> None:
+    """One real call for the admins' dashboard: failures by error code, latency of pictures.
+
+    A failure's duration says how long the provider took to refuse, not how long it takes
+    to draw, so only successful calls feed ``ProviderLatency``.
+    """
+    if outcome == "ok":
+        deps.metrics.add(PROVIDER_SUCCEEDED, 1, {"Provider": name})
+        deps.metrics.add(PROVIDER_LATENCY, seconds, {"Provider": name})
+    else:
+        deps.metrics.add(PROVIDER_FAILED, 1, {"Provider": name, "ErrorCode": outcome})
 
 
 def _call_with_first_byte_deadline(
