@@ -38,6 +38,7 @@ from sketchbridge.domain.models import (
 )
 from sketchbridge.services.budgets import budget_request, delete_budget, get_budgets, put_budget
 from sketchbridge.services.dead_letters import handle_dead_letter
+from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.quotas import delete_quota, get_quota, put_quota
@@ -168,6 +169,8 @@ def test_a_finished_job_spends_its_cost_and_holds_nothing(moto: object) -> None:
     deps = _deps(moto)
     job = submit_generation(_request(), user_id=USER, deps=deps)
     assert balance(deps.budgets, deps.clock(), USER).in_flight == 1  # type: ignore[arg-type]
+    assert deps.reservations.reserved_usd(USER) == pytest.approx(QUOTE)
+    assert deps.reservations.reserved_usd(None) == pytest.approx(QUOTE)
 
     _run_queue(deps)
 
@@ -273,10 +276,34 @@ def test_crossing_a_soft_limit_runs_the_job_with_a_warning_and_tells_the_admins_
     assert len(alerts.sent) == 1 and USER in alerts.sent[0][1]
     assert deps.metrics.total("BudgetSoftLimitCrossed") == 1  # type: ignore[attr-defined]
 
+    deps.connections.subscribe(  # someone watches the job that crossed
+        "conn-1", crossing.id, client_job_id=crossing.id, expires_at=2**31
+    )
     _run_queue(deps)
-    frames = deps.pusher.frames  # type: ignore[attr-defined]
-    del frames  # nobody subscribed; the stored job carries the warning for late subscribers
-    assert deps.jobs.get(crossing.id).warnings == crossing.warnings  # type: ignore[union-attr]
+    frames = [json.loads(frame) for frame in deps.pusher.frames["conn-1"]]  # type: ignore[attr-defined]
+    assert frames and all(
+        frame["warnings"] == [crossing.warnings[0].model_dump()] for frame in frames
+    )
+    assert get_generation(crossing.id, user_id=USER, deps=deps).warnings == crossing.warnings
+
+
+def test_the_apps_spend_is_measured_against_its_limits(moto: object) -> None:
+    deps = _deps(
+        moto, defaults=BudgetDefaults(app_month=Limit(soft=to_micros(0.5), hard=to_micros(1.0)))
+    )
+    submit_generation(_request(), user_id=USER, deps=deps)
+    _run_queue(deps)
+
+    recorded = list(zip(deps.metrics.recorded, deps.metrics.dimensions, strict=True))  # type: ignore[attr-defined]
+    last = {
+        (name, dims.get("Period"), dims.get("Limit")): value
+        for (name, value, _), dims in recorded
+        if name.startswith("Budget")
+    }
+    assert last[("BudgetSpent", "month", None)] == pytest.approx(QUOTE)
+    assert last[("BudgetSpentFraction", "month", "hard")] == pytest.approx(QUOTE / 1.0)
+    assert last[("BudgetSpentFraction", "month", "soft")] == pytest.approx(QUOTE / 0.5)
+    assert last[("BudgetReservedFraction", "month", "hard")] == 0
 
 
 # ---------------------------------------------------------------- quotas
