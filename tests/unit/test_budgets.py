@@ -43,6 +43,7 @@ from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.quotas import delete_quota, get_quota, put_quota
 from sketchbridge.services.submit_generation import submit_generation
+from sketchbridge.services.sweep import QUEUED_FOR_S, sweep
 from tests.support.budgets import (
     FakeAlerts,
     balance,
@@ -216,6 +217,21 @@ def test_a_dead_lettered_job_releases_its_reservation(moto: object) -> None:
     job = submit_generation(_request(), user_id=USER, deps=deps)
 
     handle_dead_letter(job.id, deps=deps)
+
+    after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
+    assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
+
+
+def test_a_job_the_sweep_gives_up_on_releases_its_reservation(moto: object) -> None:
+    deps = _deps(moto)
+    job = submit_generation(_request(), user_id=USER, deps=deps)
+    deps.queue.messages.clear()  # type: ignore[attr-defined]  # its message is lost, twice
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+    assert sweep(deps=deps).resent == [job.id]
+    deps.queue.messages.clear()  # type: ignore[attr-defined]
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+
+    assert sweep(deps=deps).failed == [job.id]
 
     after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
     assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
