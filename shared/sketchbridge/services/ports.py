@@ -134,6 +134,20 @@ class JobQueue(Protocol):
         ...
 
 
+class QueueDepth(Protocol):
+    def jobs_waiting(self, priority: Literal["interactive", "batch"] = "interactive") -> int:
+        """About how many jobs wait, not yet picked up, in the queue of ``priority``: an ETA's
+        input, read from a cache (never a call per request), 0 when unknown."""
+        ...
+
+
+class NoQueueDepth:
+    """No queue to ask (tests, tools): nothing is ever ahead."""
+
+    def jobs_waiting(self, priority: Literal["interactive", "batch"] = "interactive") -> int:
+        return 0
+
+
 @dataclass(frozen=True)
 class Subscriber:
     connection_id: str
@@ -331,6 +345,8 @@ class Dependencies:
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
+    # How many jobs wait ahead of a new one, for its ETA (ProviderManager.quotes).
+    queue_depth: QueueDepth = field(default_factory=NoQueueDepth)
     # Per-instance memo of the providers' profiles (see ProviderManager.profiles).
     profile_memo: dict[str, Any] = field(default_factory=dict)
     result_url_ttl_seconds: int = 3600
