@@ -209,7 +209,13 @@ class FakeJobStore:
             return True
 
     def fail_unchanged(
-        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        seq: int,
+        updated_at: str,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
         with self._lock:
             record = self.records.get(job_id)
@@ -222,6 +228,7 @@ class FakeJobStore:
                     "lease_expires_at": None,
                     "updated_at": updated_at,
                     "seq": seq + 1,
+                    **({"cost_usd": cost_usd} if cost_usd is not None else {}),
                 }
             )
             self.records[job_id] = failed

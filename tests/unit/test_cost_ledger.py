@@ -252,3 +252,38 @@ def test_a_hit_found_after_taking_the_lead_is_counted_like_any_hit(
     assert metrics.total("CacheHit") == 1
     assert metrics.total("ProviderCostSaved") == 0.0063
     assert metrics.total("CachedBytesServed") > 0
+
+
+def test_a_job_the_dead_letter_queue_ends_still_carries_what_it_was_billed(
+    deps: Dependencies, replicate: FakeProvider
+) -> None:
+    from sketchbridge.services.dead_letters import DeadLetterOutcome, handle_dead_letter
+
+    replicate.errors = [ProviderUnavailableError("down", provider="replicate", usage=BILLED)]
+    job = submit_generation(_request(allow_failover=False), user_id="ada", deps=deps)
+    with pytest.raises(ProviderUnavailableError):
+        process_job(job.id, receive_count=1, deps=deps)  # billed, handed back, then lost
+
+    assert handle_dead_letter(job.id, deps=deps) is DeadLetterOutcome.FAILED
+    assert _cost_of(deps, job.id) == round(4.2 * REPLICATE_USD_PER_S, 6)
+
+
+def test_a_stuck_job_the_sweep_fails_still_carries_what_it_was_billed(
+    deps: Dependencies, replicate: FakeProvider
+) -> None:
+    from sketchbridge.services.sweep import sweep
+
+    job = submit_generation(_request(), user_id="ada", deps=deps)
+    deps.jobs.complete = lambda record: (_ for _ in ()).throw(SystemExit("killed"))  # type: ignore[method-assign]
+    for receive_count in range(1, deps.max_receive_count + 1):
+        with pytest.raises(SystemExit):  # billed once, then every delivery dies
+            process_job(job.id, receive_count=receive_count, deps=deps)
+        deps.clock.advance(deps.job_lease_seconds + 1)  # type: ignore[attr-defined]
+    deps.clock.advance(3600)  # type: ignore[attr-defined]
+
+    report = sweep(deps=deps)
+
+    record = deps.jobs.get(job.id)
+    assert job.id in report.failed and record is not None
+    assert record.status is JobStatus.FAILED and replicate.calls == 1
+    assert record.cost_usd == 0.0063

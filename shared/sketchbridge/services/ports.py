@@ -87,9 +87,18 @@ class JobStore(Protocol):
         ...
 
     def fail_unchanged(
-        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        seq: int,
+        updated_at: str,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
-        """Mark a job failed unless its seq moved on (or it ended); the stored record."""
+        """Mark a job failed unless its seq moved on (or it ended); the stored record.
+
+        ``cost_usd``: what its calls were billed although it failed (None: left as it is).
+        """
         ...
 
 

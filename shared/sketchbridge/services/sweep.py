@@ -24,6 +24,7 @@ from enum import StrEnum
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
+from sketchbridge.services.cost_tracking import job_cost_usd
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.ports import Dependencies, StuckJob
@@ -156,7 +157,12 @@ def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> 
 def _fail(job: StuckJob, message: str, deps: Dependencies, report: SweepReport) -> None:
     error = gave_up(message)
     stored = deps.jobs.fail_unchanged(
-        job.id, error, seq=job.seq, updated_at=deps.clock().isoformat()
+        job.id,
+        error,
+        seq=job.seq,
+        updated_at=deps.clock().isoformat(),
+        # A processor that died mid-job may have been billed: the job says what it cost.
+        cost_usd=job_cost_usd(job.id, deps),
     )
     if stored is None:
         report.skipped.append(job.id)
