@@ -295,9 +295,10 @@ def test_only_the_functions_that_bill_or_report_reach_the_ledger(
         "SubmitFunction": {"DynamoDBCrudPolicy"},  # a cache hit's entry
         "ProcessorFunction": {"DynamoDBCrudPolicy"},  # every billed call's entry
         "QueryFunction": {"DynamoDBReadPolicy"},  # GET /usage
-        # A job they fail carries what its calls were billed.
+        # A job it fails carries what its calls were billed.
         "DeadLetterFunction": {"DynamoDBReadPolicy"},
-        "SweepFunction": {"DynamoDBReadPolicy"},
+        # ...and a follower it settles gets its (free) entry.
+        "SweepFunction": {"DynamoDBCrudPolicy"},
     }
 
 

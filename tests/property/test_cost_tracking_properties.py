@@ -9,9 +9,11 @@ written, and the message comes back. Whatever happens, once the queue is empty:
 - the ledger's total equals the sum of the jobs' ``cost_usd``, to the micro-dollar;
 - and equals what the providers billed, priced by the providers' own rates (the fakes keep
   every usage they reported; the test prices it, never ``domain/pricing``);
-- each user's ``usage_report`` total equals the sum of that user's jobs' ``cost_usd``;
-- there is one cache-hit entry per answer from the cache, costing nothing and saving what
-  the original job cost; no job is left queued or running.
+- each user's ``usage_report`` total equals the sum of that user's jobs' ``cost_usd``, and
+  its ``images`` the number of that user's jobs that got a picture;
+- there is one cache-hit entry per answer from the cache and one ``joined`` entry per job
+  that took the picture of a job it followed, costing nothing and saving what the job that
+  paid cost; no job is left queued or running.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sketchbridge.domain.errors import (
     SketchbridgeError,
 )
 from sketchbridge.domain.ledger import usd_to_micros
-from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobRecord
+from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobRecord, JobStatus
 from sketchbridge.providers.registry import ProviderRegistry
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
@@ -225,8 +227,11 @@ def test_the_ledger_the_jobs_and_the_providers_bills_agree(
     day = date(2026, 11, 25)
     for user in USERS:
         report = usage_report(run.deps, user_id=user, start=day, end=day, group_by="provider")
-        theirs = sum(usd_to_micros(r.cost_usd or 0.0) for r in records if r.user_id == user)
-        assert usd_to_micros(report.total_cost_usd) == theirs, user
+        theirs = [record for record in records if record.user_id == user]
+        assert usd_to_micros(report.total_cost_usd) == sum(
+            usd_to_micros(record.cost_usd or 0.0) for record in theirs
+        ), user
+        assert report.images == sum(r.status is JobStatus.SUCCEEDED for r in theirs), user
 
     # Cache hits: one entry each, nothing billed, the original's cost saved.
     hits = [entry for entry in entries if entry.kind == "cache_hit"]
@@ -241,3 +246,11 @@ def test_the_ledger_the_jobs_and_the_providers_bills_agree(
         original = originals.get(hit.fingerprint)
         if original is not None and original.leader_job_id is None:
             assert hit.saved_micros == usd_to_micros(original.cost_usd or 0.0)
+    # Followers: one free entry each for those that got the picture, saving what it cost.
+    joined = {entry.job_id: entry for entry in entries if entry.kind == "joined"}
+    followers = [r for r in records if r.leader_job_id and r.status is JobStatus.SUCCEEDED]
+    assert set(joined) >= {record.id for record in followers}
+    for record in followers:
+        leader = run.deps.jobs.get(record.leader_job_id or "")
+        assert leader is not None and joined[record.id].actual_micros == 0
+        assert joined[record.id].saved_micros == usd_to_micros(leader.cost_usd or 0.0)

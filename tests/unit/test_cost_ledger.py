@@ -287,3 +287,18 @@ def test_a_stuck_job_the_sweep_fails_still_carries_what_it_was_billed(
     assert job.id in report.failed and record is not None
     assert record.status is JobStatus.FAILED and replicate.calls == 1
     assert record.cost_usd == 0.0063
+
+
+def test_a_job_that_followed_an_identical_one_costs_nothing_and_counts_its_picture(
+    deps: Dependencies, replicate: FakeProvider
+) -> None:
+    leader = submit_generation(_request(), user_id="ada", deps=deps)
+    follower = submit_generation(_request(), user_id="bob", deps=deps)  # still in flight
+    process_job(leader.id, receive_count=1, deps=deps)
+
+    record = deps.jobs.get(follower.id)
+    assert record is not None and record.status is JobStatus.SUCCEEDED
+    (joined,) = [entry for entry in _ledger(deps).entries if entry.kind == "joined"]
+    assert (joined.user_id, joined.job_id, joined.images) == ("bob", follower.id, 1)
+    assert joined.actual_micros == 0 and joined.saved_micros == usd_to_micros(0.0063)
+    assert replicate.calls == 1 and not record.cost_usd

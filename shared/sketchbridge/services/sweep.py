@@ -24,7 +24,7 @@ from enum import StrEnum
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
-from sketchbridge.services.cost_tracking import job_cost_usd
+from sketchbridge.services.cost_tracking import job_cost_usd, record_joined
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.ports import Dependencies, StuckJob
@@ -143,7 +143,15 @@ def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> 
         return  # the leader is in flight (and swept on its own if it is stuck)
     now = deps.clock().isoformat()
     if leader is not None and leader.status is JobStatus.SUCCEEDED:
-        if deps.jobs.adopt_result(job.id, leader, updated_at=now) is not None:
+        adopted = deps.jobs.adopt_result(job.id, leader, updated_at=now)
+        if adopted is not None:
+            record_joined(
+                adopted,
+                leader_job_id=leader.id,
+                provider=leader.provider or leader.provider_requested,
+                model=leader.model or "",
+                deps=deps,
+            )
             report.settled.append(job.id)
         return
     if leader is not None and leader.error is not None:
