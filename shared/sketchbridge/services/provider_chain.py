@@ -6,7 +6,11 @@ skipped; a call that shows no sign of life by its first-byte deadline is
 abandoned; a short Retry-After is honoured once on the same provider. Only
 failures failover can help with move on (never a policy refusal, unless an
 admin allows it). Every hop is reported, for the job record, the metrics and
-the status frame the user sees ("replicate is rate-limited, trying openai").
+the status frame the user sees ("replicate is rate-limited, trying openai"),
+with what the provider billed for it (``Hop.usage``: the result's usage, or a
+failed call's that was billed all the same), so the ledger has one line per
+billable call, on ``ChainFailedError.hops`` too. A call abandoned at its
+first-byte deadline is not followed further: what it may bill later is unknown.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
@@ -51,6 +56,9 @@ class Hop:
     outcome: str  # "ok", an error code, or why it was skipped without a call
     seconds: float
     message: str = ""
+    # What this call was billed, as the provider reported it: set on a success and on a
+    # failure the provider still billed; None when nothing was called or billed.
+    usage: ProviderUsage | None = None
 
     @property
     def called(self) -> bool:
@@ -152,7 +160,7 @@ def run_chain(
             except ProviderError as error:
                 seconds = clock() - started
                 last_error = error
-                hop = Hop(name, error.code, round(seconds, 3), error.message)
+                hop = Hop(name, error.code, round(seconds, 3), error.message, error.usage)
                 hops.append(hop)
                 retry_after = error.retry_after_s
                 if (
@@ -195,7 +203,7 @@ def run_chain(
             else:
                 seconds = clock() - started
                 _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
-                hops.append(Hop(name, "ok", round(seconds, 3)))
+                hops.append(Hop(name, "ok", round(seconds, 3), usage=result.usage))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
 
     raise ChainFailedError(

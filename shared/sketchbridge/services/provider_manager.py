@@ -9,12 +9,20 @@ them for GET /providers, POST /estimates and the order a job tries providers in.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from sketchbridge.domain.billing import ActualCost, ProviderUsage
 from sketchbridge.domain.latency import eta, prior_eta
-from sketchbridge.domain.pricing import PriceModel, estimate_cost
+from sketchbridge.domain.pricing import (
+    PriceModel,
+    actual_cost,
+    billing_price,
+    estimate_cost,
+    price_model_from_dict,
+    table_price,
+)
 from sketchbridge.domain.provider_profile import (
     DEFAULT_PROFILES,
     ProviderProfile,
@@ -35,6 +43,9 @@ from sketchbridge.services.ports import Dependencies
 Policy = Literal["cheapest", "fastest", "balanced"]
 # Admins' overrides are read at most this often per instance.
 PROFILE_CACHE_S = 60.0
+# Jobs the processor runs at once from the interactive queue (template.yaml, JobsQueue's
+# event source MaximumConcurrency): the queue ahead drains this many at a time.
+INTERACTIVE_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,35 @@ class ProviderManager:
         now = time.monotonic()
         if "profiles" not in memo or now - memo["read_at"] > PROFILE_CACHE_S:
             names = self._deps.providers.names
-            defaults = {name: DEFAULT_PROFILES.get(name, ProviderProfile()) for name in names}
-            memo["profiles"] = merge(defaults, self._deps.provider_config.overrides(names))
+            overrides = self._deps.provider_config.overrides(names)
+            memo["profiles"] = merge(
+                {name: self._default_profile(name) for name in names}, overrides
+            )
+            memo["price_overrides"] = {
+                name: price_model_from_dict(override["price"])
+                for name, override in overrides.items()
+                if override.get("price") is not None
+            }
             memo["read_at"] = now
         profiles: dict[str, ProviderProfile] = memo["profiles"]
         return profiles
+
+    def _default_profile(self, name: str) -> ProviderProfile:
+        """The profile in code, priced for the model this deployment configured (a community
+        Replicate model bills by the second, an official one by the image)."""
+        profile = DEFAULT_PROFILES.get(name, ProviderProfile())
+        price = table_price(name, self._deps.providers.resolve(name).model)
+        return replace(profile, price=price) if price is not None else profile
+
+    def actual_cost(self, usage: ProviderUsage, *, quote_usd: float | None = None) -> ActualCost:
+        """What one provider call cost, from what the provider reported: priced by the admin's
+        override of that provider's price if there is one, else by the versioned table."""
+        self.profiles()
+        overrides: dict[str, PriceModel] = self._deps.profile_memo["price_overrides"]
+        price, version = billing_price(
+            usage.provider, usage.model, override=overrides.get(usage.provider)
+        )
+        return actual_cost(usage, price, version=version, quote_usd=quote_usd)
 
     def statuses(self, *, now: float) -> dict[str, ProviderStatus]:
         deps = self._deps
@@ -128,10 +163,16 @@ class ProviderManager:
         *,
         steps: int,
         now: float,
-        queue_ahead_s: float = 0.0,
+        queue_ahead_s: float | None = None,
     ) -> dict[str, Quote]:
-        """Cost and ETA of the request on every enabled provider, and whether it fits."""
+        """Cost and ETA of the request on every enabled provider, and whether it fits.
+
+        The ETA includes the wait behind the jobs already queued: ``queue_ahead_s`` when the
+        caller knows it, else the interactive queue's (cached) depth shared by the processor's
+        concurrency, each job taking as long as this one would: a rough figure, on purpose.
+        """
         statuses = self.statuses(now=now)
+        waiting = self._deps.queue_depth.jobs_waiting("interactive") if queue_ahead_s is None else 0
         quotes: dict[str, Quote] = {}
         for provider in self._deps.providers.all():
             profile = self.profiles()[provider.name]
@@ -139,13 +180,18 @@ class ProviderManager:
             width, height = needs.width or 1024, needs.height or 1024
             caps = provider.capabilities
             summary = self._deps.latency.summary(provider.name, now=now)
-            expected = eta(
+            alone = eta(
                 summary,
                 steps=min(steps, caps.max_steps),
                 prior=prior_eta(profile.typical_s),
                 prior_steps=profile.typical_steps,
                 scales_with_steps=caps.max_steps > 1,
-            ).plus(queue_ahead_s)
+            )
+            expected = alone.plus(
+                queue_ahead_s
+                if queue_ahead_s is not None
+                else waiting / INTERACTIVE_CONCURRENCY * alone.p50_s
+            )
             reasons = unmet_needs(caps, needs)
             quotes[provider.name] = Quote(
                 provider=provider.name,
@@ -170,7 +216,7 @@ class ProviderManager:
         max_eta_s: float | None,
         now: float,
         seed: int,
-        queue_ahead_s: float = 0.0,
+        queue_ahead_s: float | None = None,
     ) -> Plan:
         """The order to try providers in: the one asked for (or the policy's pick) first."""
         quotes = self.quotes(needs, steps=steps, now=now, queue_ahead_s=queue_ahead_s)
