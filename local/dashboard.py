@@ -212,27 +212,42 @@ def _processor_alarm(metric: str, parameter: str, description: str) -> dict[str,
 
 
 def _app_spend_alarm(limit: str) -> dict[str, Any]:
-    parameter = f"AppMonthly{limit.title()}BudgetUsd"
-    spent = _ours(catalog.BUDGET_SPENT, "Maximum", Scope=catalog.APP_SCOPE, Period="month")
+    """This month's app-wide spend against its soft or hard limit, as metric math.
+
+    The processor reports spend as a fraction of the limit in force (``BudgetSpentFraction``:
+    an admin's override through ``PUT /admin/budgets/app`` included, not only the template's
+    parameter), so the alarm needs no threshold of its own in dollars: it fires at 1.0. Spend
+    is reported when jobs end; ``FILL(..., REPEAT)`` carries the last report through quiet
+    periods, and a new month's first report brings it back under 1.
+    """
+    fraction = _ours(
+        catalog.BUDGET_SPENT_FRACTION,
+        "Maximum",
+        Scope=catalog.APP_SCOPE,
+        Period="month",
+        Limit=limit,
+    )
     return _alarm(
         f"app-monthly-{limit}-budget",
-        f"This month's app-wide spend reached the {limit} limit ({parameter}). "
+        f"This month's app-wide spend reached its {limit} limit (AppMonthly{limit.title()}"
+        "BudgetUsd, or the admin's override). "
         + (
-            "Jobs still run; consider raising the limit or finding who spends."
+            "Jobs still run; consider raising the limit or finding who spends (GET /admin/usage)."
             if limit == "soft"
             else "New jobs that do not fit are refused with 402 until the month ends."
         ),
-        threshold={"Ref": parameter},
+        threshold=1,
         comparison="GreaterThanOrEqualToThreshold",
-        # Spend is reported when jobs end and only grows within a month: a quiet period
-        # keeps the alarm where it was, a new month's first report clears it.
         missing="ignore",
-        condition=f"HasAppMonthly{limit.title()}Budget",
-        Namespace=NS,
-        MetricName=spent["Metric"]["MetricName"],
-        Dimensions=spent["Metric"]["Dimensions"],
-        Statistic="Maximum",
-        Period=FIVE_MINUTES,
+        Metrics=[
+            {"Id": "spent_fraction", "MetricStat": fraction, "ReturnData": False},
+            {
+                "Id": "spent_of_limit",
+                "Expression": "FILL(spent_fraction, REPEAT)",
+                "Label": f"app spend this month ÷ its {limit} limit",
+                "ReturnData": True,
+            },
+        ],
     )
 
 

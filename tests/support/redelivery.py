@@ -14,7 +14,10 @@ below). The harness plays Lambda's SQS event source, and plays it rough:
   or are answered from the cache.
 
 Then it counts: provider calls, usage-ledger entries and distinct fingerprints must be
-equal, every job must have succeeded and none may be left queued or running.
+equal, every job must have succeeded and none may be left queued or running; the ledger
+holds one cache-hit entry per answer from the cache, and its entries add up to the sum of
+the jobs' ``cost_usd``; and the budgets balance: no job's reservation left, no job slot
+held, nothing reserved.
 ``tests/integration/test_redelivery_harness.py`` runs a small run, ``bench/redelivery.py``
 the full one.
 """
@@ -45,8 +48,11 @@ from local.stack import handler_environment
 from local.template import load_template
 from sketchbridge import bootstrap, settings
 from sketchbridge.aws.clients import client
+from sketchbridge.aws.dynamo_budgets import DynamoBudgetStore
 from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
 from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain.budgets import APP_SCOPE, PERIODS, BudgetScope, period_key
+from sketchbridge.domain.ledger import usd_to_micros
 from sketchbridge.domain.models import JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import ProgressCallback, ProviderRequest, ProviderResult
 from sketchbridge.services.ports import Dependencies
@@ -92,7 +98,15 @@ class HarnessReport:
     ledger_entries: int = 0
     max_calls_per_fingerprint: int = 0
     max_ledger_entries_per_fingerprint: int = 0
+    cache_hit_entries: int = 0
+    # Micro-dollars: what the ledger's entries of these jobs add up to, and their cost_usd.
+    ledger_cost_micros: int = 0
+    jobs_cost_micros: int = 0
     dead_letters: int = 0
+    # What the budgets still hold once every job has ended: all three must be 0.
+    reservations_left: int = 0
+    job_slots_left: int = 0
+    reserved_micros_left: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
@@ -116,12 +130,28 @@ class HarnessReport:
             found.append(
                 f"{self.ledger_entries} ledger entries for {self.provider_calls} provider calls"
             )
+        if self.cache_hit_entries != self.answered_from_cache:
+            found.append(
+                f"{self.cache_hit_entries} cache-hit entries for "
+                f"{self.answered_from_cache} answers from the cache"
+            )
+        if self.ledger_cost_micros != self.jobs_cost_micros:
+            found.append(
+                f"the ledger holds {self.ledger_cost_micros} µ$ for jobs that cost "
+                f"{self.jobs_cost_micros} µ$"
+            )
         if self.unfinished:
             found.append(f"{len(self.unfinished)} jobs did not succeed: {self.unfinished[:5]}")
         if self.stuck:
             found.append(f"{len(self.stuck)} jobs stuck: {self.stuck[:5]}")
         if self.dead_letters:
             found.append(f"{self.dead_letters} messages reached the dead-letter queue")
+        if self.reservations_left or self.job_slots_left or self.reserved_micros_left:
+            found.append(
+                f"budgets unbalanced: {self.reservations_left} reservations, "
+                f"{self.job_slots_left} job slots and {self.reserved_micros_left} micro-dollars "
+                "still held after every job ended"
+            )
         return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -246,6 +276,9 @@ class _Run:
         self.submit = _Containers("submit", config.submitters)
         self.processor = _Containers("processor", config.containers)
         self.job_ids: list[str] = []
+        self.users: set[str] = set()
+        # Budget periods are those of the submits (a reservation stays on its own day).
+        self.started_at = deps.clock()
         self._lock = threading.Lock()
         # Messages whose delivery failed: visible again only after the visibility timeout.
         self.held: dict[str, str] = {}
@@ -272,7 +305,10 @@ class _Run:
 
     def submit_one(self, index: int, body: dict[str, Any]) -> None:
         time.sleep(self.rng.uniform(0, 0.01))
-        event = http_event("POST", "/generations", body=body, user=f"user-{index % 5}")
+        user = f"user-{index % 5}"
+        with self._lock:
+            self.users.add(user)
+        event = http_event("POST", "/generations", body=body, user=user)
         response = self.submit.invoke(event)
         if response["statusCode"] not in (200, 202):
             raise AssertionError(f"submit answered {response['statusCode']}: {response['body']}")
@@ -281,7 +317,9 @@ class _Run:
         assert record is not None
         with self._lock:
             self.job_ids.append(job_id)
-            if response["statusCode"] == 200:
+            # A 200 is a cache hit, or a follower whose leader ended while it joined (it
+            # took the leader's picture at once): the record says which.
+            if record.cached:
                 self.report.answered_from_cache += 1
             elif record.leader_job_id is not None:
                 self.report.followed_a_job_in_flight += 1
@@ -433,15 +471,48 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
     ]
     report.provider_calls = sum(provider.calls.values())
     report.max_calls_per_fingerprint = max(provider.calls.values(), default=0)
-    ledger = DynamoUsageLedger(client("dynamodb"), settings.current_settings().cache_table)
+    ledger = DynamoUsageLedger(client("dynamodb"), settings.current_settings().ledger_table)
     per_fingerprint = [len(ledger.entries(fingerprint)) for fingerprint in fingerprints]
     report.ledger_entries = sum(per_fingerprint)
     report.max_ledger_entries_per_fingerprint = max(per_fingerprint, default=0)
+    entries = [entry for job_id in run.job_ids for entry in ledger.job_entries(job_id)]
+    report.cache_hit_entries = sum(entry.kind == "cache_hit" for entry in entries)
+    report.ledger_cost_micros = sum(entry.actual_micros for entry in entries)
+    report.jobs_cost_micros = sum(
+        usd_to_micros(record.cost_usd or 0.0) for record in records if record is not None
+    )
     report.dead_letters = len(
         run.sqs.receive_message(
             QueueUrl=run.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
         ).get("Messages", [])
     )
+    _count_budgets(run)
+
+
+def _count_budgets(run: _Run) -> None:
+    """What the budgets table still holds for this run's jobs and users."""
+    table = settings.current_settings().budgets_table
+    dynamodb = client("dynamodb")
+    budgets = DynamoBudgetStore(dynamodb, table, clock=run.deps.clock)
+    report = run.report
+    report.reservations_left = sum(
+        1
+        for job_id in run.job_ids
+        if "Item"
+        in dynamodb.get_item(
+            TableName=table,
+            Key={"pk": {"S": f"reservation#{job_id}"}, "sk": {"S": "reservation"}},
+            ConsistentRead=True,
+        )
+    )
+    report.job_slots_left = sum(budgets.jobs_in_flight(user) for user in run.users)
+    scopes = [APP_SCOPE, *(BudgetScope(user) for user in run.users)]
+    counters = budgets.counters(
+        (scope, period, period_key(period, run.started_at))
+        for scope in scopes
+        for period in PERIODS
+    )
+    report.reserved_micros_left = sum(counter.reserved for counter in counters.values())
 
 
 # ---------------------------------------------------------------- emulated AWS for bench

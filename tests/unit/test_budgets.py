@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from sketchbridge.aws.dynamo_budgets import MAX_TRANSACTION_ATTEMPTS, DynamoBudgetStore
 from sketchbridge.domain.budgets import (
     BudgetDefaults,
+    BudgetScope,
     Limit,
     Quota,
     period_key,
@@ -25,6 +28,7 @@ from sketchbridge.domain.budgets import (
 )
 from sketchbridge.domain.errors import (
     BudgetExceededError,
+    InternalError,
     InvalidParamsError,
     ProviderUnavailableError,
     QuotaExceededError,
@@ -38,10 +42,12 @@ from sketchbridge.domain.models import (
 )
 from sketchbridge.services.budgets import budget_request, delete_budget, get_budgets, put_budget
 from sketchbridge.services.dead_letters import handle_dead_letter
-from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.get_generation import get_generation
+from sketchbridge.services.ports import BudgetLine, Dependencies, ReservationRequest
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.quotas import delete_quota, get_quota, put_quota
 from sketchbridge.services.submit_generation import submit_generation
+from sketchbridge.services.sweep import QUEUED_FOR_S, sweep
 from tests.support.budgets import (
     FakeAlerts,
     balance,
@@ -168,6 +174,8 @@ def test_a_finished_job_spends_its_cost_and_holds_nothing(moto: object) -> None:
     deps = _deps(moto)
     job = submit_generation(_request(), user_id=USER, deps=deps)
     assert balance(deps.budgets, deps.clock(), USER).in_flight == 1  # type: ignore[arg-type]
+    assert deps.reservations.reserved_usd(USER) == pytest.approx(QUOTE)
+    assert deps.reservations.reserved_usd(None) == pytest.approx(QUOTE)
 
     _run_queue(deps)
 
@@ -213,6 +221,21 @@ def test_a_dead_lettered_job_releases_its_reservation(moto: object) -> None:
     job = submit_generation(_request(), user_id=USER, deps=deps)
 
     handle_dead_letter(job.id, deps=deps)
+
+    after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
+    assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
+
+
+def test_a_job_the_sweep_gives_up_on_releases_its_reservation(moto: object) -> None:
+    deps = _deps(moto)
+    job = submit_generation(_request(), user_id=USER, deps=deps)
+    deps.queue.messages.clear()  # type: ignore[attr-defined]  # its message is lost, twice
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+    assert sweep(deps=deps).resent == [job.id]
+    deps.queue.messages.clear()  # type: ignore[attr-defined]
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+
+    assert sweep(deps=deps).failed == [job.id]
 
     after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
     assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
@@ -273,10 +296,34 @@ def test_crossing_a_soft_limit_runs_the_job_with_a_warning_and_tells_the_admins_
     assert len(alerts.sent) == 1 and USER in alerts.sent[0][1]
     assert deps.metrics.total("BudgetSoftLimitCrossed") == 1  # type: ignore[attr-defined]
 
+    deps.connections.subscribe(  # someone watches the job that crossed
+        "conn-1", crossing.id, client_job_id=crossing.id, expires_at=2**31
+    )
     _run_queue(deps)
-    frames = deps.pusher.frames  # type: ignore[attr-defined]
-    del frames  # nobody subscribed; the stored job carries the warning for late subscribers
-    assert deps.jobs.get(crossing.id).warnings == crossing.warnings  # type: ignore[union-attr]
+    frames = [json.loads(frame) for frame in deps.pusher.frames["conn-1"]]  # type: ignore[attr-defined]
+    assert frames and all(
+        frame["warnings"] == [crossing.warnings[0].model_dump()] for frame in frames
+    )
+    assert get_generation(crossing.id, user_id=USER, deps=deps).warnings == crossing.warnings
+
+
+def test_the_apps_spend_is_measured_against_its_limits(moto: object) -> None:
+    deps = _deps(
+        moto, defaults=BudgetDefaults(app_month=Limit(soft=to_micros(0.5), hard=to_micros(1.0)))
+    )
+    submit_generation(_request(), user_id=USER, deps=deps)
+    _run_queue(deps)
+
+    recorded = list(zip(deps.metrics.recorded, deps.metrics.dimensions, strict=True))  # type: ignore[attr-defined]
+    last = {
+        (name, dims.get("Period"), dims.get("Limit")): value
+        for (name, value, _), dims in recorded
+        if name.startswith("Budget")
+    }
+    assert last[("BudgetSpent", "month", None)] == pytest.approx(QUOTE)
+    assert last[("BudgetSpentFraction", "month", "hard")] == pytest.approx(QUOTE / 1.0)
+    assert last[("BudgetSpentFraction", "month", "soft")] == pytest.approx(QUOTE / 0.5)
+    assert last[("BudgetReservedFraction", "month", "hard")] == 0
 
 
 # ---------------------------------------------------------------- quotas
@@ -424,3 +471,51 @@ def test_the_429_carries_retry_after(moto: object, monkeypatch: pytest.MonkeyPat
     assert response["statusCode"] == 429
     assert json.loads(response["body"])["error"]["code"] == "rate_limited"
     assert response["headers"]["Retry-After"] == "60"
+
+
+# ---------------------------------------------------------------- contention
+
+
+class _ConflictingClient:
+    """DynamoDB answering the first ``conflicts`` transactions with TransactionConflict."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.attempts = 0
+
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        self.attempts += 1
+        if self.attempts <= self.conflicts:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return {}
+
+
+def _reservation(user_id: str = USER) -> ReservationRequest:
+    return ReservationRequest(
+        user_id=user_id,
+        quotes={"job-1": to_micros(QUOTE)},
+        lines=(BudgetLine(BudgetScope(user_id), "day", "2026-11-25", hard=to_micros(1.0)),),
+        jobs_in_flight_limit=None,
+        expires_at=0,
+    )
+
+
+def test_a_reservation_that_meets_a_concurrent_one_is_tried_again() -> None:
+    client = _ConflictingClient(conflicts=3)
+
+    assert DynamoBudgetStore(client, "budgets").reserve(_reservation()) is None
+    assert client.attempts == 4
+
+
+def test_endless_contention_is_an_internal_error_not_an_admission() -> None:
+    client = _ConflictingClient(conflicts=10**6)
+
+    with pytest.raises(InternalError):
+        DynamoBudgetStore(client, "budgets").reserve(_reservation())
+    assert client.attempts == MAX_TRANSACTION_ATTEMPTS

@@ -54,7 +54,7 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         connections=DynamoConnectionStore(dynamodb, settings.connections_table),
         cache=DynamoResultCache(dynamodb, settings.cache_table),
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
-        ledger=DynamoUsageLedger(dynamodb, settings.cache_table),
+        ledger=DynamoUsageLedger(dynamodb, settings.ledger_table),
         metrics=EmfMetrics(),
         budgets=budgets,
         budget_defaults=settings.budget_defaults,

@@ -43,6 +43,7 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
@@ -129,7 +130,6 @@ def submit_generation(
         try:
             responses.append(
                 _launch(
-                    request,
                     record.model_copy(update={"warnings": warnings}),
                     draft,
                     user_id=user_id,
@@ -284,7 +284,6 @@ def _prepare(
 
 
 def _launch(
-    request: GenerationRequest,
     record: JobRecord,
     draft: _Draft,
     *,
@@ -314,7 +313,15 @@ def _launch(
             ended = deps.jobs.get(leader)
             stamp_now = deps.clock().isoformat()
             if ended is not None and ended.status is JobStatus.SUCCEEDED:
-                deps.jobs.adopt_result(follower.id, ended, updated_at=stamp_now)
+                adopted = deps.jobs.adopt_result(follower.id, ended, updated_at=stamp_now)
+                if adopted is not None:
+                    record_joined(
+                        adopted,
+                        leader_job_id=ended.id,
+                        provider=ended.provider or ended.provider_requested,
+                        model=ended.model or "",
+                        deps=deps,
+                    )
             elif ended is not None and ended.status.is_final and ended.error is not None:
                 deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)
@@ -371,14 +378,18 @@ def _plan(
 
 
 def _answer_from_cache(record: JobRecord, cached: CacheRecord, deps: Dependencies) -> JobResponse:
-    deps.metrics.add(metrics.CACHE_HIT, 1)
-    deps.metrics.add(metrics.PROVIDER_COST_SAVED, cached.cost_usd)
-    deps.metrics.add(metrics.CACHED_BYTES_SERVED, cached.bytes)
+    """The job, finished at once with the cached picture; it cost nothing, so says the ledger.
+
+    Both ways here (a hit at first look, and one found after taking the lead) count alike:
+    the hit, what it saved (ProviderCostSaved) and the bytes it served.
+    """
     finished = record.model_copy(
         update={
             "status": JobStatus.SUCCEEDED,
             "progress": 1.0,
             "cached": True,
+            # Nothing was billed for this job (the ledger's entry says what it saved).
+            "cost_usd": 0.0,
             "provider": cached.provider,
             "model": cached.model,
             "result_key": cached.result_key,
@@ -392,8 +403,9 @@ def _answer_from_cache(record: JobRecord, cached: CacheRecord, deps: Dependencie
             ),
         }
     )
+    # The entry first: a hit whose job is stored is always in the ledger.
+    record_cache_hit(finished, cached, deps)
     deps.jobs.create(finished)
-    deps.cache.record_hit(cached.fingerprint)
     return job_response(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds)
 
 
