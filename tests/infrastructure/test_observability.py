@@ -261,20 +261,27 @@ def test_every_queue_has_an_age_alarm_and_every_dead_letter_queue_a_not_empty_al
     assert watched("ApproximateNumberOfMessagesVisible") == dead_letter
 
 
-def test_app_spend_alarms_exist_only_for_the_monthly_limits_that_are_set(
-    template: dict[str, Any], resources: dict[str, Any]
+def test_app_spend_alarms_fire_when_the_month_reaches_the_limit_in_force(
+    resources: dict[str, Any],
 ) -> None:
-    for limit in ("Soft", "Hard"):
-        alarm = resources[f"AppMonthly{limit}BudgetAlarm"]
-        condition = template["Conditions"][alarm["Condition"]]
-        assert condition == {
-            "Fn::Not": [{"Fn::Equals": [{"Ref": f"AppMonthly{limit}BudgetUsd"}, "0"]}]
-        }
-        assert alarm["Properties"]["Threshold"] == {"Ref": f"AppMonthly{limit}BudgetUsd"}
-        assert alarm["Properties"]["Dimensions"] == [
+    # The fraction is of the limit in force (an admin's override included), so each alarm
+    # fires at 1.0 whatever the limit is, and a limit of 0 (none) reports nothing.
+    for limit in ("soft", "hard"):
+        alarm = resources[f"AppMonthly{limit.title()}BudgetAlarm"]
+        assert "Condition" not in alarm
+        properties = alarm["Properties"]
+        assert properties["Threshold"] == 1
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        queries = {query["Id"]: query for query in properties["Metrics"]}
+        metric = queries["spent_fraction"]["MetricStat"]["Metric"]
+        assert metric["MetricName"] == "BudgetSpentFraction"
+        assert metric["Dimensions"] == [
             {"Name": "Scope", "Value": "app"},
             {"Name": "Period", "Value": "month"},
+            {"Name": "Limit", "Value": limit},
         ]
+        assert queries["spent_of_limit"]["Expression"] == "FILL(spent_fraction, REPEAT)"
+        assert queries["spent_of_limit"]["ReturnData"] is True
 
 
 def test_processor_errors_throttles_and_a_stall_each_alarm(resources: dict[str, Any]) -> None:
