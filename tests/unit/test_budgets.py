@@ -326,6 +326,28 @@ def test_the_apps_spend_is_measured_against_its_limits(moto: object) -> None:
     assert last[("BudgetReservedFraction", "month", "hard")] == 0
 
 
+def test_the_apps_spend_is_measured_against_an_admins_override_not_only_the_defaults(
+    moto: object,
+) -> None:
+    # The spend alarms fire at a fraction of 1.0 (template.yaml): an override must move it.
+    deps = _deps(moto, defaults=BudgetDefaults(app_month=Limit(soft=None, hard=to_micros(1.0))))
+    put_budget(deps, "app", BudgetRequest(period="month", soft_usd=None, hard_usd=QUOTE * 4))
+    submit_generation(_request(), user_id=USER, deps=deps)
+    _run_queue(deps)
+
+    fractions = [
+        value
+        for (name, value, _), dims in zip(
+            deps.metrics.recorded,  # type: ignore[attr-defined]
+            deps.metrics.dimensions,  # type: ignore[attr-defined]
+            strict=True,
+        )
+        if name == "BudgetSpentFraction"
+        and dims == {"Scope": "app", "Period": "month", "Limit": "hard"}
+    ]
+    assert fractions[-1] == pytest.approx(0.25)
+
+
 # ---------------------------------------------------------------- quotas
 
 
