@@ -130,6 +130,28 @@ class JobQueue(Protocol):
 
 
 @dataclass(frozen=True)
+class QueueDepth:
+    """One job queue's backlog as SQS approximates it; None where it could not be read."""
+
+    name: str
+    visible: int | None = None
+    in_flight: int | None = None
+    delayed: int | None = None
+    error: str | None = None
+
+
+class QueueDepthReader(Protocol):
+    def depths(self) -> list[QueueDepth]:
+        """Every job queue's depth; a queue that cannot be read says why, in its entry."""
+        ...
+
+
+class NoQueueDepths:
+    def depths(self) -> list[QueueDepth]:
+        return []
+
+
+@dataclass(frozen=True)
 class Subscriber:
     connection_id: str
     # The job id the client asked about; it differs from the job that runs when
@@ -300,12 +322,12 @@ class Dependencies:
     provider_config: ProviderConfigStore
     metrics: MetricsRecorder = field(default_factory=NoMetrics)
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
+    # The queues' backlog, for GET /admin/health; none known: nothing is reported.
+    queue_depths: QueueDepthReader = field(default_factory=NoQueueDepths)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
-    # Per-instance memo of the providers' profiles (see ProviderManager.profiles).
-    profile_memo: dict[str, Any] = field(default_factory=dict)
     result_url_ttl_seconds: int = 3600
     job_ttl_days: int = 30
     connection_ttl_hours: int = 2

@@ -8,7 +8,6 @@ them for GET /providers, POST /estimates and the order a job tries providers in.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -33,8 +32,6 @@ from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.ports import Dependencies
 
 Policy = Literal["cheapest", "fastest", "balanced"]
-# Admins' overrides are read at most this often per instance.
-PROFILE_CACHE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -74,24 +71,24 @@ class Plan:
 
 
 class ProviderManager:
+    """One per request or job: it reads the admins' overrides once, on first use."""
+
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+        self._profiles: dict[str, ProviderProfile] | None = None
 
     def profiles(self) -> dict[str, ProviderProfile]:
         """The enabled providers' profiles: defaults in code, overridden by the admins.
 
-        Read at most every PROFILE_CACHE_S per instance, so an admin's change
-        reaches every instance within a minute without a read per job.
+        Read (one consistent BatchGetItem) once per manager, that is once per request or
+        job and never across them, so an admin's change applies from the next request or
+        job that starts after the admin API answered, on every instance, without a deploy.
         """
-        memo = self._deps.profile_memo
-        now = time.monotonic()
-        if "profiles" not in memo or now - memo["read_at"] > PROFILE_CACHE_S:
+        if self._profiles is None:
             names = self._deps.providers.names
             defaults = {name: DEFAULT_PROFILES.get(name, ProviderProfile()) for name in names}
-            memo["profiles"] = merge(defaults, self._deps.provider_config.overrides(names))
-            memo["read_at"] = now
-        profiles: dict[str, ProviderProfile] = memo["profiles"]
-        return profiles
+            self._profiles = merge(defaults, self._deps.provider_config.overrides(names))
+        return self._profiles
 
     def statuses(self, *, now: float) -> dict[str, ProviderStatus]:
         deps = self._deps

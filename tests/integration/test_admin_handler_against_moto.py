@@ -1,0 +1,149 @@
+"""The admin handler (functions/admin) fed canonical IAM-authorised events, against moto.
+
+API Gateway verifies the SigV4 signature before AdminFunction runs (the local gateway's
+verifier has its own tests); these check what an admin sees and that a change reaches the
+very next request of another function, without a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.handlers import FakeLambdaContext, load_function
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import EmulatedAws
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def canonical(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def put_provider_event(name: str, body: Any) -> dict[str, Any]:
+    event = canonical("http_admin_put_provider")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/admin/providers/{name}"
+    event["pathParameters"] = {"name": name}
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def get_provider_event(name: str) -> dict[str, Any]:
+    event = put_provider_event(name, "")
+    event.pop("body")
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /admin/providers/{name}"
+    event["requestContext"]["http"]["method"] = "GET"
+    return event
+
+
+def call(function: str, event: dict[str, Any]) -> tuple[int, Any]:
+    response = load_function(function).lambda_handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture(autouse=True)
+def _defaults_again(aws: EmulatedAws) -> Any:
+    """Each test starts from the code's defaults: the overrides it stored are dropped."""
+    yield
+    call("admin", put_provider_event("local", {"enabled": None, "weight": None, "rate_limit": None}))
+
+
+def test_an_admin_change_is_stored_and_shown_with_what_it_overrides(aws: EmulatedAws) -> None:
+    status, body = call("admin", canonical("http_admin_put_provider"))
+
+    assert status == 200
+    assert body["override"] == {"weight": 2.5, "rate_limit": {"capacity": 20, "refill_per_s": 2}}
+    assert body["settings"]["weight"] == 2.5
+    assert body["settings"]["enabled"] is True
+    status, again = call("admin", get_provider_event("local"))
+    assert (status, again["override"]) == (200, body["override"])
+
+
+def test_disabling_a_provider_applies_to_the_next_providers_request(aws: EmulatedAws) -> None:
+    before = call("query", canonical("http_get_providers"))[1]
+    assert [p["status"] for p in before["providers"] if p["name"] == "local"] == ["healthy"]
+
+    status, _ = call("admin", put_provider_event("local", {"enabled": False}))
+
+    assert status == 200
+    after = call("query", canonical("http_get_providers"))[1]
+    [local] = [p for p in after["providers"] if p["name"] == "local"]
+    assert (local["status"], local["reason"]) == ("down", "disabled by an admin")
+
+
+def test_null_puts_a_setting_back_to_its_default_and_keeps_the_others(aws: EmulatedAws) -> None:
+    call("admin", put_provider_event("local", {"enabled": False, "weight": 3}))
+
+    status, body = call("admin", put_provider_event("local", {"enabled": None}))
+
+    assert status == 200
+    assert body["override"] == {"weight": 3}
+    assert body["settings"]["enabled"] is True
+
+
+def test_a_provider_not_deployed_here_can_still_be_configured(aws: EmulatedAws) -> None:
+    status, body = call("admin", put_provider_event("replicate", {"weight": 0}))
+
+    assert status == 200
+    assert (body["deployed"], body["status"], body["override"]) == (False, None, {"weight": 0})
+    call("admin", put_provider_event("replicate", {"weight": None}))
+
+
+def test_an_unknown_provider_is_404(aws: EmulatedAws) -> None:
+    assert call("admin", get_provider_event("midjourney"))[0] == 404
+    assert call("admin", put_provider_event("midjourney", {"enabled": False}))[0] == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        '{"enabled": "yes"}',
+        '{"weight": -1}',
+        '{"weight": NaN}',
+        '{"colour": "red"}',
+        '{"rate_limit": {"capacity": 0, "refill_per_s": 1}}',
+        '{"rate_limit": {"capacity": 5}}',
+        '{"price": {"kind": "per_coin"}}',
+        '{"price": {"kind": "per_second", "usd_per_s": -0.1, "typical_s": 5}}',
+        '{"price": {"kind": "per_image", "prices": "cheap"}}',
+        '{"price": "free"}',
+        '{"model": ""}',
+        "[" * 5000,
+    ],
+)
+def test_a_bad_change_is_400_and_changes_nothing(aws: EmulatedAws, body: str) -> None:
+    status, answer = call("admin", put_provider_event("local", body))
+
+    assert status == 400, answer
+    assert call("admin", get_provider_event("local"))[1]["override"] == {}
+
+
+def test_health_names_each_provider_its_breaker_and_each_queue(aws: EmulatedAws) -> None:
+    status, body = call("admin", canonical("http_admin_get_health"))
+
+    assert status == 200
+    [local] = body["providers"]
+    assert (local["name"], local["status"], local["enabled"]) == ("local", "healthy", True)
+    assert local["breaker"]["status"] == "closed"
+    assert {queue["name"] for queue in body["queues"]} == {"interactive", "batch"}
+    assert all(queue["visible"] == 0 and queue["error"] is None for queue in body["queues"])
+
+
+def test_a_request_without_an_iam_principal_is_403(aws: EmulatedAws) -> None:
+    event = canonical("http_admin_get_health")
+    # As if the route were misconfigured with the users' JWT authorizer.
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": "user-1"}, "scopes": None}}
+
+    status, body = call("admin", event)
+
+    assert (status, body["error"]["code"]) == (403, "forbidden")
