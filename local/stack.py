@@ -329,6 +329,11 @@ class StackProcess:
         return str(self.state["api_url"])
 
     @property
+    def state_file(self) -> Path:
+        """Where the stack wrote its URLs and keys: what `sketchbridge --stack-file` reads."""
+        return self._state_file
+
+    @property
     def ws_url(self) -> str:
         return str(self.state["ws_url"])
 

@@ -53,7 +53,9 @@ def call(function: str, event: dict[str, Any]) -> tuple[int, Any]:
 def _defaults_again(aws: EmulatedAws) -> Any:
     """Each test starts from the code's defaults: the overrides it stored are dropped."""
     yield
-    call("admin", put_provider_event("local", {"enabled": None, "weight": None, "rate_limit": None}))
+    call(
+        "admin", put_provider_event("local", {"enabled": None, "weight": None, "rate_limit": None})
+    )
 
 
 def test_an_admin_change_is_stored_and_shown_with_what_it_overrides(aws: EmulatedAws) -> None:

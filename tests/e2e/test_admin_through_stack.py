@@ -1,0 +1,113 @@
+"""The admin API through the local stack: SigV4 at the gateway, the CLI, and a change that
+reaches the users' very next request.
+
+One `python -m local.stack --standins` serves the module (so replicate is deployed).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local.stack import StackProcess
+from sketchbridge import cli
+from sketchbridge.cli_admin import AdminEndpoint, signed_headers
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    state_file = Path(tmp_path_factory.mktemp("stack")) / "stack.json"
+    with StackProcess(state_file=state_file, standins=True) as running:
+        yield running
+
+
+def admin_cli(stack: StackProcess, *arguments: str) -> tuple[int, Any]:
+    """`sketchbridge admin ...` against the stack; its exit code and the JSON it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    state_file = str(stack.state_file)
+    code = cli.main(["admin", *arguments, "--stack-file", state_file], stdout=out, stderr=err)
+    return code, json.loads(out.getvalue()) if out.getvalue() else err.getvalue()
+
+
+def signed_get(stack: StackProcess, path: str, *, secret: str | None = None) -> httpx.Response:
+    key = stack.state["admin_credentials"]
+    endpoint = AdminEndpoint(
+        stack.api_url,
+        key["access_key_id"],
+        secret or key["secret_access_key"],
+        key["region"],
+    )
+    url = stack.api_url + path
+    return httpx.get(url, headers=signed_headers(endpoint, "GET", url, b"", {}), timeout=30)
+
+
+def providers(stack: StackProcess) -> dict[str, dict[str, Any]]:
+    response = httpx.get(
+        f"{stack.api_url}/providers",
+        headers={"Authorization": f"Bearer {stack.dev_token}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {provider["name"]: provider for provider in response.json()["providers"]}
+
+
+def test_an_unsigned_admin_request_is_403(stack: StackProcess) -> None:
+    response = httpx.get(f"{stack.api_url}/admin/health", timeout=30)
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Forbidden"}
+
+
+def test_a_users_token_does_not_open_the_admin_api(stack: StackProcess) -> None:
+    response = httpx.get(
+        f"{stack.api_url}/admin/health",
+        headers={"Authorization": f"Bearer {stack.dev_token}"},
+        timeout=30,
+    )
+
+    assert response.status_code == 403
+
+
+def test_a_request_signed_with_a_wrong_secret_is_403(stack: StackProcess) -> None:
+    assert signed_get(stack, "/admin/health", secret="not-the-secret").status_code == 403
+
+
+def test_a_signed_health_request_reports_every_provider_and_queue(stack: StackProcess) -> None:
+    response = signed_get(stack, "/admin/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert {p["name"] for p in body["providers"]} == {"local", "replicate", "openai", "bedrock"}
+    assert {q["name"] for q in body["queues"]} == {"interactive", "batch"}
+
+
+def test_disabling_replicate_through_the_cli_changes_the_next_providers_request(
+    stack: StackProcess,
+) -> None:
+    assert providers(stack)["replicate"]["status"] != "down"
+
+    code, answer = admin_cli(stack, "providers", "replicate", "--disable")
+    try:
+        assert code == cli.EXIT_OK, answer
+        assert answer["override"] == {"enabled": False}
+        replicate = providers(stack)["replicate"]
+        assert (replicate["status"], replicate["reason"]) == ("down", "disabled by an admin")
+    finally:
+        admin_cli(stack, "providers", "replicate", "--reset", "enabled")
+    assert providers(stack)["replicate"]["status"] != "down"
+
+
+def test_the_cli_reports_a_bad_change_without_changing_anything(stack: StackProcess) -> None:
+    code, message = admin_cli(stack, "providers", "openai", "--weight", "-3")
+
+    assert code == cli.EXIT_FAILED
+    assert "weight" in message
+    assert admin_cli(stack, "providers", "openai")[1]["override"] == {}
