@@ -1,4 +1,4 @@
-"""The admin API under /admin/: provider settings and health (AWS_IAM, never a user's JWT).
+"""The admin API under /admin/: providers, usage, health (AWS_IAM, never a user's JWT).
 
 API Gateway verifies the caller's SigV4 signature before the event gets here; every change is
 logged with the caller's IAM ARN, the route and the body, as the audit trail.
@@ -15,6 +15,7 @@ from sketchbridge.api.http import admin_caller, create_resolver, json_response, 
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import ProviderSettingsRequest
 from sketchbridge.services.admin_health import admin_health
+from sketchbridge.services.admin_usage import everyone_usage
 from sketchbridge.services.provider_settings import (
     change_provider_settings,
     get_provider_settings,
@@ -37,6 +38,12 @@ def put_provider(name: str) -> Any:
     response = change_provider_settings(dependencies(), name, request)
     _audit(caller, change=request.model_dump(mode="json", exclude_unset=True))
     return json_response(response)
+
+
+@app.get("/admin/usage")
+def get_usage() -> Any:
+    admin_caller(app)
+    return json_response(everyone_usage(dependencies(), app.current_event.query_string_parameters))
 
 
 @app.get("/admin/health")

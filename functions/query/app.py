@@ -1,4 +1,4 @@
-"""GET /generations/{id}, GET /providers and POST /estimates: read-only views for the user."""
+"""GET /generations/{id}, GET /providers, POST /estimates and GET /usage: read-only views."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sketchbridge.domain.models import EstimateRequest
 from sketchbridge.services.estimates import estimate
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.list_providers import list_providers
+from sketchbridge.services.usage import caller_usage
 
 logger = Logger()
 app = create_resolver()
@@ -32,6 +33,18 @@ def get_providers() -> Any:
 def post_estimates() -> Any:
     # A quote stores nothing and calls no provider: a POST only because it carries a body.
     return json_response(estimate(parse_body(app, EstimateRequest), deps=dependencies()))
+
+
+@app.get("/usage")
+def get_usage() -> Any:
+    # Only ever the caller's own usage: the user id comes from the verified token.
+    return json_response(
+        caller_usage(
+            dependencies(),
+            user_id=user_id(app),
+            query=app.current_event.query_string_parameters,
+        )
+    )
 
 
 @logger.inject_lambda_context

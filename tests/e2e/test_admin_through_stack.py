@@ -59,11 +59,14 @@ def providers(stack: StackProcess) -> dict[str, dict[str, Any]]:
     return {provider["name"]: provider for provider in response.json()["providers"]}
 
 
-def test_an_unsigned_admin_request_is_403(stack: StackProcess) -> None:
-    response = httpx.get(f"{stack.api_url}/admin/health", timeout=30)
+def test_an_unsigned_usage_request_is_403_and_a_signed_one_200(stack: StackProcess) -> None:
+    response = httpx.get(f"{stack.api_url}/admin/usage", timeout=30)
 
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}
+    signed = signed_get(stack, "/admin/usage?group_by=provider")
+    assert signed.status_code == 200
+    assert signed.json()["group_by"] == "provider"
 
 
 def test_a_users_token_does_not_open_the_admin_api(stack: StackProcess) -> None:

@@ -31,6 +31,7 @@ DOCUMENTED_HTTP_ROUTES = {
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
+    ("GET", "/usage"): "QueryFunction",
 }
 DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}
 # Read by Powertools and the log setup, not by sketchbridge.settings, so the
@@ -257,6 +258,44 @@ def test_tables_are_on_demand_and_encrypted_and_jobs_are_recoverable(
         assert table["SSESpecification"]["SSEEnabled"] is True, name
     recovery = resources["JobsTable"]["Properties"]["PointInTimeRecoverySpecification"]
     assert recovery["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_ledger_outlives_the_stack_and_can_be_restored(resources: dict[str, Any]) -> None:
+    ledger = resources["LedgerTable"]
+    # Billing records: never deleted with the stack or by a replacement, never expired.
+    assert ledger["DeletionPolicy"] == "Retain"
+    assert ledger["UpdateReplacePolicy"] == "Retain"
+    table = ledger["Properties"]
+    assert "TimeToLiveSpecification" not in table
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    ]
+    (by_fingerprint,) = table["GlobalSecondaryIndexes"]
+    assert by_fingerprint["IndexName"] == "by_fingerprint"
+
+
+def test_only_the_functions_that_bill_or_report_reach_the_ledger(
+    functions: dict[str, Any],
+) -> None:
+    def ledger_policies(function: dict[str, Any]) -> set[str]:
+        return {
+            kind
+            for policy in function["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+            for kind, body in policy.items()
+            if isinstance(body, dict) and body.get("TableName") == {"Ref": "LedgerTable"}
+        }
+
+    reaching = {name: ledger_policies(f) for name, f in functions.items() if ledger_policies(f)}
+    assert reaching == {
+        "SubmitFunction": {"DynamoDBCrudPolicy"},  # a cache hit's entry
+        "ProcessorFunction": {"DynamoDBCrudPolicy"},  # every billed call's entry
+        "QueryFunction": {"DynamoDBReadPolicy"},  # GET /usage
+    }
 
 
 # ---------------------------------------------------------------- functions

@@ -149,3 +149,35 @@ def test_a_request_without_an_iam_principal_is_403(aws: EmulatedAws) -> None:
     status, body = call("admin", event)
 
     assert (status, body["error"]["code"]) == (403, "forbidden")
+
+
+def usage_event(query: dict[str, str]) -> dict[str, Any]:
+    event = canonical("http_admin_get_health")
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /admin/usage"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin/usage"
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    event["queryStringParameters"] = query or None
+    return event
+
+
+def test_everyones_usage_is_reported_by_user_by_default(aws: EmulatedAws) -> None:
+    status, body = call("admin", usage_event({"from": "2026-12-01", "to": "2026-12-03"}))
+
+    assert status == 200
+    assert (body["from"], body["to"], body["group_by"]) == ("2026-12-01", "2026-12-03", "user")
+    assert body["total_cost_usd"] == sum(group["cost_usd"] for group in body["groups"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"group_by": "colour"},
+        {"from": "yesterday"},
+        {"from": "2026-02-30"},
+        {"from": "2026-12-03", "to": "2026-12-01"},
+        {"from": "2020-01-01", "to": "2026-12-01"},
+        {"user": "someone"},
+    ],
+)
+def test_a_bad_usage_query_is_400(aws: EmulatedAws, query: dict[str, str]) -> None:
+    assert call("admin", usage_event(query))[0] == 400

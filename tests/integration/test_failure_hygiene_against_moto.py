@@ -19,11 +19,9 @@ from local.provision import physical_name
 from sketchbridge import bootstrap
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
-from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
 from sketchbridge.domain.models import JobMessage, JobStatus
 from sketchbridge.services.dead_letters import DEAD_LETTER_MESSAGE
 from sketchbridge.services.sweep import QUEUED_FOR_S
-from sketchbridge.settings import current_settings
 from tests.integration.test_handlers_against_moto import (
     OWNER,
     call,
@@ -169,19 +167,3 @@ def test_the_sweep_queues_a_job_whose_processor_died_and_fails_one_that_never_st
     assert lost is not None and lost.status is JobStatus.FAILED and lost.error is not None
     assert lost.error.suggestions
     _take_all(aws.queue_url)  # other tests' leftovers the sweep sent again
-
-
-def test_the_usage_ledger_counts_calls_per_fingerprint(aws: EmulatedAws) -> None:
-    ledger = DynamoUsageLedger(client("dynamodb"), current_settings().cache_table)
-    for job_id in ("job-a", "job-b"):
-        ledger.record(
-            job_id,
-            provider="local",
-            model="local-1",
-            cost_usd=0.0,
-            fingerprint="f" * 64,
-            at="2026-11-25T12:00:00+00:00",
-        )
-
-    assert [entry.job_id for entry in ledger.entries("f" * 64)] == ["job-a", "job-b"]
-    assert ledger.entries("0" * 64) == []

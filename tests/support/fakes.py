@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import io
 import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 
 from sketchbridge.domain import metric_catalog
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
+from sketchbridge.domain.ledger import LedgerRecord, UsageRow
 from sketchbridge.domain.metric_catalog import Metric
 from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import (
@@ -99,6 +101,7 @@ class FakeJobStore:
         *,
         updated_at: str,
         hops: list[Any] | None = None,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
         with self._lock:
             record = self.records.get(job_id)
@@ -111,6 +114,7 @@ class FakeJobStore:
                     "hops": list(hops or []),
                     "updated_at": updated_at,
                     "seq": record.seq + 1,
+                    **({"cost_usd": cost_usd} if cost_usd is not None else {}),
                 }
             )
             self.records[job_id] = failed
@@ -307,10 +311,6 @@ class FakeResultCache:
     def put(self, record: CacheRecord) -> None:
         self.results[record.fingerprint] = record
 
-    def record_hit(self, fingerprint: str) -> None:
-        record = self.results[fingerprint]
-        self.results[fingerprint] = record.model_copy(update={"hits": record.hits + 1})
-
     def lead_or_follow(
         self, fingerprint: str, job_id: str, *, now: int, lease_s: int
     ) -> str | None:
@@ -367,7 +367,13 @@ class FakeTokenVerifier:
 
 @dataclass
 class FakeProvider:
-    """A provider that fails with scripted errors first, then renders a flat image."""
+    """A provider that fails with scripted errors first, then renders a flat image.
+
+    With ``predict_time_s`` set it bills like a time-billed Replicate model: every picture
+    reports that many seconds (``ProviderUsage.predict_time_s``) under a fresh provider-side
+    id, and so does a scripted ``ProviderError`` raised with ``usage=BILLED`` (a call that ran
+    and failed). ``billed`` keeps what it reported, for tests to price by their own rate.
+    """
 
     name: str = "fake"
     model: str = "fake-model-1"
@@ -376,11 +382,27 @@ class FakeProvider:
     capabilities: ProviderCapabilities = LocalProvider.capabilities
     errors: list[ProviderError | Exception] = field(default_factory=list)
     calls: int = 0
+    predict_time_s: float | None = None
+    billed: list[ProviderUsage] = field(default_factory=list)
+
+    def _usage(self, images: int) -> ProviderUsage:
+        usage = ProviderUsage(
+            provider=self.name,
+            model=self.model,
+            images=images,
+            predict_time_s=self.predict_time_s,
+            external_id=f"{self.name}-{self.calls}",
+        )
+        self.billed.append(usage)
+        return usage
 
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         self.calls += 1
         if self.errors:
-            raise self.errors.pop(0)
+            error = self.errors.pop(0)
+            if isinstance(error, ProviderError) and error.usage is BILLED:
+                error.usage = self._usage(images=0)
+            raise error
         for step in range(1, request.steps + 1):
             on_progress(ProgressUpdate(step=step, total_steps=request.steps))
         buffer = io.BytesIO()
@@ -391,7 +413,12 @@ class FakeProvider:
             height=request.height,
             model=self.model,
             seed=request.seed,
+            usage=self._usage(images=1) if self.predict_time_s is not None else None,
         )
+
+
+# A scripted error's ``usage`` placeholder: the fake fills in what the failed call billed.
+BILLED = ProviderUsage(provider="placeholder", model="placeholder")
 
 
 class FakeClock:
@@ -566,33 +593,62 @@ class FakeProviderConfigStore:
         self.stored.pop(name, None)
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    job_id: str
-    provider: str
-    model: str
-    cost_usd: float | None
-    fingerprint: str
-    at: str
-
-
 class FakeUsageLedger:
-    """Like DynamoUsageLedger: one entry per billable provider call."""
+    """Like DynamoUsageLedger: entries keyed by (job, entry id), daily totals kept with them."""
 
     def __init__(self) -> None:
-        self.entries: list[LedgerEntry] = []
+        self.by_key: dict[tuple[str, str], LedgerRecord] = {}
+        self._lock = threading.Lock()
 
-    def record(
-        self,
-        job_id: str,
-        *,
-        provider: str,
-        model: str,
-        cost_usd: float | None,
-        fingerprint: str,
-        at: str,
-    ) -> None:
-        self.entries.append(LedgerEntry(job_id, provider, model, cost_usd, fingerprint, at))
+    @property
+    def entries(self) -> list[LedgerRecord]:
+        with self._lock:
+            return list(self.by_key.values())
+
+    def record(self, entry: LedgerRecord) -> bool:
+        with self._lock:
+            key = (entry.job_id, entry.entry_id)
+            if key in self.by_key:
+                return False
+            self.by_key[key] = entry
+            return True
+
+    def job_entries(self, job_id: str) -> list[LedgerRecord]:
+        return [entry for entry in self.entries if entry.job_id == job_id]
+
+    def calls_for(self, fingerprint: str) -> list[LedgerRecord]:
+        return [e for e in self.entries if e.fingerprint == fingerprint and e.kind == "call"]
+
+    def usage(
+        self, *, user_id: str | None, start: date, end: date, by: Literal["provider", "user"]
+    ) -> list[UsageRow]:
+        totals: dict[tuple[date, str], UsageRow] = {}
+        for entry in self.entries:
+            if user_id is not None and entry.user_id != user_id:
+                continue
+            if not start <= entry.day <= end:
+                continue
+            key = entry.user_id if by == "user" else entry.provider
+            row = totals.get((entry.day, key), UsageRow(day=entry.day, key=key))
+            totals[(entry.day, key)] = replace(
+                row,
+                cost_micros=row.cost_micros + entry.actual_micros,
+                saved_micros=row.saved_micros + entry.saved_micros,
+                images=row.images + entry.images,
+                cache_hits=row.cache_hits + (entry.kind == "cache_hit"),
+                calls=row.calls + (entry.kind == "call"),
+            )
+        return sorted(totals.values(), key=lambda row: (row.day, row.key))
+
+
+class FakeReservations:
+    """What money-budgets' store answers: a fixed sum reserved per user (None: everyone)."""
+
+    def __init__(self, reserved: Mapping[str | None, float] | None = None) -> None:
+        self.reserved = dict(reserved or {})
+
+    def reserved_usd(self, user_id: str | None) -> float:
+        return self.reserved.get(user_id, 0.0)
 
 
 class FakeMetrics:

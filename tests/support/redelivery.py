@@ -14,7 +14,9 @@ below). The harness plays Lambda's SQS event source, and plays it rough:
   or are answered from the cache.
 
 Then it counts: provider calls, usage-ledger entries and distinct fingerprints must be
-equal, every job must have succeeded and none may be left queued or running.
+equal, every job must have succeeded and none may be left queued or running; the ledger
+holds one cache-hit entry per answer from the cache, and its entries add up to the sum of
+the jobs' ``cost_usd``.
 ``tests/integration/test_redelivery_harness.py`` runs a small run, ``bench/redelivery.py``
 the full one.
 """
@@ -47,6 +49,7 @@ from sketchbridge import bootstrap, settings
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
 from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain.ledger import usd_to_micros
 from sketchbridge.domain.models import JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import ProgressCallback, ProviderRequest, ProviderResult
 from sketchbridge.services.ports import Dependencies
@@ -92,6 +95,10 @@ class HarnessReport:
     ledger_entries: int = 0
     max_calls_per_fingerprint: int = 0
     max_ledger_entries_per_fingerprint: int = 0
+    cache_hit_entries: int = 0
+    # Micro-dollars: what the ledger's entries of these jobs add up to, and their cost_usd.
+    ledger_cost_micros: int = 0
+    jobs_cost_micros: int = 0
     dead_letters: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)
@@ -115,6 +122,16 @@ class HarnessReport:
         if self.ledger_entries != self.provider_calls:
             found.append(
                 f"{self.ledger_entries} ledger entries for {self.provider_calls} provider calls"
+            )
+        if self.cache_hit_entries != self.answered_from_cache:
+            found.append(
+                f"{self.cache_hit_entries} cache-hit entries for "
+                f"{self.answered_from_cache} answers from the cache"
+            )
+        if self.ledger_cost_micros != self.jobs_cost_micros:
+            found.append(
+                f"the ledger holds {self.ledger_cost_micros} µ$ for jobs that cost "
+                f"{self.jobs_cost_micros} µ$"
             )
         if self.unfinished:
             found.append(f"{len(self.unfinished)} jobs did not succeed: {self.unfinished[:5]}")
@@ -433,10 +450,16 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
     ]
     report.provider_calls = sum(provider.calls.values())
     report.max_calls_per_fingerprint = max(provider.calls.values(), default=0)
-    ledger = DynamoUsageLedger(client("dynamodb"), settings.current_settings().cache_table)
+    ledger = DynamoUsageLedger(client("dynamodb"), settings.current_settings().ledger_table)
     per_fingerprint = [len(ledger.entries(fingerprint)) for fingerprint in fingerprints]
     report.ledger_entries = sum(per_fingerprint)
     report.max_ledger_entries_per_fingerprint = max(per_fingerprint, default=0)
+    entries = [entry for job_id in run.job_ids for entry in ledger.job_entries(job_id)]
+    report.cache_hit_entries = sum(entry.kind == "cache_hit" for entry in entries)
+    report.ledger_cost_micros = sum(entry.actual_micros for entry in entries)
+    report.jobs_cost_micros = sum(
+        usd_to_micros(record.cost_usd or 0.0) for record in records if record is not None
+    )
     report.dead_letters = len(
         run.sqs.receive_message(
             QueueUrl=run.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=0

@@ -41,17 +41,6 @@ class DynamoResultCache:
             ),
         )
 
-    def record_hit(self, fingerprint: str) -> None:
-        self._call(
-            "update_item",
-            TableName=self._table,
-            Key=_key(fingerprint, RESULT),
-            UpdateExpression="ADD hits :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            allow_condition_failure=True,
-        )
-
     def lead_or_follow(
         self, fingerprint: str, job_id: str, *, now: int, lease_s: int
     ) -> str | None:

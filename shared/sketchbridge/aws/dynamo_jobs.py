@@ -93,22 +93,28 @@ class DynamoJobStore:
         *,
         updated_at: str,
         hops: list[HopInfo] | None = None,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
+        values: dict[str, Any] = {
+            ":failed": JobStatus.FAILED.value,
+            ":error": error.model_dump(mode="json"),
+            ":hops": [hop.model_dump(mode="json") for hop in hops or []],
+            ":updated": updated_at,
+            ":succeeded": JobStatus.SUCCEEDED.value,
+            ":canceled": JobStatus.CANCELED.value,
+            ":zero": 0,
+            ":one": 1,
+        }
+        cost = ""
+        if cost_usd is not None:
+            cost = ", cost_usd = :cost"
+            values[":cost"] = cost_usd
         attributes = self._update_if(
             job_id,
             update="SET #status = :failed, #error = :error, updated_at = :updated, hops = :hops, "
-            "seq = if_not_exists(seq, :zero) + :one REMOVE lease_expires_at",
+            f"seq = if_not_exists(seq, :zero) + :one{cost} REMOVE lease_expires_at",
             condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
-            values={
-                ":failed": JobStatus.FAILED.value,
-                ":error": error.model_dump(mode="json"),
-                ":hops": [hop.model_dump(mode="json") for hop in hops or []],
-                ":updated": updated_at,
-                ":succeeded": JobStatus.SUCCEEDED.value,
-                ":canceled": JobStatus.CANCELED.value,
-                ":zero": 0,
-                ":one": 1,
-            },
+            values=values,
             names={"#error": "error"},
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None

@@ -46,7 +46,7 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         connections=DynamoConnectionStore(dynamodb, settings.connections_table),
         cache=DynamoResultCache(dynamodb, settings.cache_table),
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
-        ledger=DynamoUsageLedger(dynamodb, settings.cache_table),
+        ledger=DynamoUsageLedger(dynamodb, settings.ledger_table),
         metrics=EmfMetrics(),
         breakers=DynamoBreakerStore(
             dynamodb,

@@ -37,6 +37,21 @@ class ProviderUsage:
     predict_time_s: float | None = None  # Replicate metrics.predict_time
     hardware: str | None = None  # Replicate's hardware SKU, when it says
     external_id: str | None = None  # the provider's id for the call (prediction, request)
+    # OpenAI usage.input_tokens_details: text and image input are priced apart.
+    input_text_tokens: int | None = None
+    input_image_tokens: int | None = None
+    # The delivered pictures' size and quality, which pick a per-image or token price row.
+    width: int | None = None
+    height: int | None = None
+    quality: str | None = None
+    # Previews streamed before the call ended: what OpenAI bills for a stream that broke off
+    # before its completed event (which alone carries usage).
+    partial_images: int = 0
+
+    @property
+    def reported(self) -> bool:
+        """Did the provider report a measure it bills by (tokens or seconds)?"""
+        return self.output_tokens is not None or self.predict_time_s is not None
 
 
 @dataclass(frozen=True)

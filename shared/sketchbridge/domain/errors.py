@@ -34,7 +34,9 @@ one table at the API edge (``sketchbridge.api.http``), never here.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+from sketchbridge.domain.billing import ProviderUsage
 
 
 class SketchbridgeError(Exception):
@@ -179,11 +181,20 @@ class ProviderError(SketchbridgeError):
         suggestions: tuple[str, ...] | list[str] | None = None,
         details: dict[str, Any] | None = None,
         retry_after_s: float | None = None,
+        usage: ProviderUsage | None = None,
     ) -> None:
         super().__init__(message, suggestions=suggestions, details=details)
         self.provider = provider
         # What the provider asked for (Retry-After), when it said.
         self.retry_after_s = retry_after_s
+        # What the provider billed although the call failed (a Replicate prediction canceled
+        # at our deadline still bills its predict_time); None when it billed nothing.
+        self.usage = usage
+
+    def with_usage(self, usage: ProviderUsage | None) -> Self:
+        """This error, saying what the failed call was billed (for the adapters' tables)."""
+        self.usage = usage
+        return self
 
 
 class ContentPolicyError(ProviderError):

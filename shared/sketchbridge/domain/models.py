@@ -236,9 +236,9 @@ class CacheRecord(BaseModel):
     height: int
     reproducible: bool
     bytes: int
+    # What the picture cost to make: what a cache hit saves (ProviderCostSaved).
     cost_usd: float = 0.0
     created_at: str
-    hits: int = 0
     expires_at: int
 
 
@@ -488,3 +488,39 @@ class AdminHealthResponse(_Strict):
     checked_at: datetime
     providers: list[ProviderHealthResponse]
     queues: list[QueueDepthResponse]
+
+
+UsageGroupBy = Literal["provider", "day", "month", "user"]
+
+
+class UsageGroup(_Strict):
+    """One provider's, day's, month's (``2026-12``) or user's share of the usage."""
+
+    key: str
+    cost_usd: float
+    images: int
+    cache_hits: int
+    saved_usd: float
+
+
+class UsageResponse(_Strict):
+    """``GET /usage``: what was spent from ``from`` to ``to`` (UTC days, both included).
+
+    ``total_cost_usd`` is what the providers billed (the sum of the jobs' ``cost_usd``);
+    ``images`` the pictures delivered, ``cache_hits`` of them from the cache, which saved
+    ``saved_usd``; ``reserved_usd`` is held now by jobs still running (their quotes).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    from_: date = Field(alias="from")
+    to: date
+    group_by: UsageGroupBy
+    total_cost_usd: float
+    images: int
+    cache_hits: int
+    saved_usd: float
+    reserved_usd: float
+    groups: list[UsageGroup]

@@ -13,6 +13,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
+from sketchbridge.domain.billing import ProviderUsage
+
 
 @dataclass(frozen=True)
 class ProviderCapabilities:
@@ -65,6 +67,9 @@ class ProviderResult:
     height: int
     model: str
     seed: int | None  # None when the provider cannot honour a seed
+    # What the provider reported it consumed (tokens, seconds, images), for the actual cost;
+    # None only from a provider that cannot say (test fakes).
+    usage: ProviderUsage | None = None
 
 
 ProgressCallback = Callable[[ProgressUpdate], None]

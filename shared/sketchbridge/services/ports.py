@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.clock import utc_now
 from sketchbridge.domain.latency import LatencySummary
+from sketchbridge.domain.ledger import LedgerRecord, UsageRow
 from sketchbridge.domain.metric_catalog import Metric
 from sketchbridge.domain.models import (
     CacheRecord,
@@ -49,8 +50,12 @@ class JobStore(Protocol):
         *,
         updated_at: str,
         hops: list[HopInfo] | None = None,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
-        """Mark a job failed unless it already reached a final state; the stored record."""
+        """Mark a job failed unless it already reached a final state; the stored record.
+
+        ``cost_usd``: what its calls were billed although it failed (None: left as it is).
+        """
         ...
 
     def release(self, job_id: str, *, updated_at: str) -> int | None:
@@ -182,8 +187,6 @@ class ResultCache(Protocol):
 
     def put(self, record: CacheRecord) -> None: ...
 
-    def record_hit(self, fingerprint: str) -> None: ...
-
     def lead_or_follow(
         self, fingerprint: str, job_id: str, *, now: int, lease_s: int
     ) -> str | None:
@@ -207,32 +210,54 @@ class IdempotencyStore(Protocol):
 
 
 class UsageLedger(Protocol):
-    """One entry per billable provider call: the proof that nothing was paid twice."""
+    """The cost ledger: one entry per billable provider call and per cache hit.
 
-    def record(
-        self,
-        job_id: str,
-        *,
-        provider: str,
-        model: str,
-        cost_usd: float | None,
-        fingerprint: str,
-        at: str,
-    ) -> None: ...
+    Each entry is written together with the day's totals it adds to (per user, per
+    provider), in one transaction, so usage is read from a few totals, never a scan.
+    """
+
+    def record(self, entry: LedgerRecord) -> bool:
+        """Add the entry and its totals; False (and nothing changed) if it is already there."""
+        ...
+
+    def job_entries(self, job_id: str) -> list[LedgerRecord]:
+        """Every entry recorded for one job, across all its deliveries."""
+        ...
+
+    def usage(
+        self, *, user_id: str | None, start: date, end: date, by: Literal["provider", "user"]
+    ) -> list[UsageRow]:
+        """Daily totals from ``start`` to ``end`` (inclusive), keyed by provider or by user.
+
+        ``user_id`` None: everyone's; ``by="user"`` only then.
+        """
+        ...
 
 
 class NoUsageLedger:
-    def record(
-        self,
-        job_id: str,
-        *,
-        provider: str,
-        model: str,
-        cost_usd: float | None,
-        fingerprint: str,
-        at: str,
-    ) -> None:
-        return None
+    def record(self, entry: LedgerRecord) -> bool:
+        return True
+
+    def job_entries(self, job_id: str) -> list[LedgerRecord]:
+        return []
+
+    def usage(
+        self, *, user_id: str | None, start: date, end: date, by: Literal["provider", "user"]
+    ) -> list[UsageRow]:
+        return []
+
+
+class ReservationReader(Protocol):
+    """What running jobs hold against budgets (their quotes), not yet spent."""
+
+    def reserved_usd(self, user_id: str | None) -> float:
+        """USD reserved now for ``user_id``'s jobs; None: for everyone's."""
+        ...
+
+
+class NoReservations:
+    def reserved_usd(self, user_id: str | None) -> float:
+        return 0.0
 
 
 class MetricsRecorder(Protocol):
@@ -324,6 +349,8 @@ class Dependencies:
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
     # The queues' backlog, for GET /admin/health; none known: nothing is reported.
     queue_depths: QueueDepthReader = field(default_factory=NoQueueDepths)
+    # Quotes held by running jobs (the money-budgets slice's store); none by default.
+    reservations: ReservationReader = field(default_factory=NoReservations)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).

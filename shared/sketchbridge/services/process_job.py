@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sketchbridge.domain import metric_catalog as metrics
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     ContentPolicyError,
     InternalError,
     ProviderError,
     SketchbridgeError,
 )
+from sketchbridge.domain.ledger import LedgerRecord
 from sketchbridge.domain.models import (
     CacheRecord,
     ErrorInfo,
@@ -31,6 +33,7 @@ from sketchbridge.domain.models import (
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
+from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
@@ -77,20 +80,22 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
 
     _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
     hops: list[HopInfo] = []
+    # The ledger entries of this delivery's billed calls, failed ones included.
+    billed: list[LedgerRecord] = []
     try:
-        finished = _render(record, deps, hops)
+        finished = _render(record, deps, hops, billed)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
             _release(record, deps, reason=f"{error.message} Retrying.")
             raise
-        _fail(record, error, deps, hops=hops)
+        _fail(record, error, deps, hops=hops, billed=billed)
         return ProcessResult(job_id, Outcome.FAILED)
     except Exception:
         # A bug: record the outcome on the last delivery so the user is not left
         # waiting, and re-raise so the message reaches the dead-letter queue.
         if receive_count >= deps.max_receive_count:
-            _fail(record, InternalError("Something went wrong on our side."), deps)
+            _fail(record, InternalError("Something went wrong on our side."), deps, billed=billed)
         else:
             _release(record, deps, reason="Something went wrong on our side. Retrying.")
         raise
@@ -124,6 +129,8 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
             reproducible=finished.reproducible,
             # Known from the render: no second read of the object to learn its size.
             bytes=finished.result_bytes or 0,
+            # What a cache hit saves: what this picture cost to make (ProviderCostSaved).
+            cost_usd=finished.cost_usd or 0.0,
             created_at=finished.updated_at,
             expires_at=finished.expires_at,
         )
@@ -132,10 +139,13 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
         deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
 
 
-def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRecord | None:
+def _render(
+    record: JobRecord, deps: Dependencies, hops: list[HopInfo], billed: list[LedgerRecord]
+) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
-    ``hops`` collects every provider tried, for the job record, success or not.
+    ``hops`` collects every provider tried, for the job record, success or not; ``billed``
+    the ledger entries of the calls that were billed.
     """
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
@@ -177,7 +187,15 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
     result_key = f"results/{record.fingerprint}.png"
     earlier = _result_of_an_earlier_delivery(record, result_key, deps)
     if earlier is not None:
-        return _complete(record, earlier, result_key, latest_seq, deps, hops=hops)
+        return _complete(
+            record,
+            earlier,
+            result_key,
+            latest_seq,
+            deps,
+            hops=hops,
+            cost_usd=job_cost_usd(record.id, deps),
+        )
 
     # A provider-side job an earlier delivery started (and may have paid for) is
     # followed, not started again; its provider goes first.
@@ -221,25 +239,35 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
             on_started=remember_call,
         )
     except ChainFailedError as failed:
-        # Every provider tried, the last one included, goes on the failed job.
+        # Every provider tried, the last one included, goes on the failed job; what the
+        # failed calls were billed goes into the ledger.
         hops[:] = [_hop_info(hop) for hop in failed.hops]
+        billed.extend(bill_calls(record, failed.hops, deps, manager=manager))
         raise failed.error from failed
     hops.append(_hop_info(chain.hops[-1]))
     result = chain.result
     profile = profiles.get(chain.provider.name)
-    cost = (
+    estimate = (
         price_of(chain.provider, profile.price, result.width, result.height, params.steps)
         if profile is not None
         else None
     )
-    # The ledger entry comes first: it is what proves no call was paid twice.
-    deps.ledger.record(
-        record.id,
-        provider=chain.provider.name,
-        model=result.model,
-        cost_usd=cost,
-        fingerprint=record.fingerprint,
-        at=deps.clock().isoformat(),
+    # The ledger entries come first: they are what proves no call was paid twice. A
+    # provider that reported no usage (a test fake) is billed the price table's estimate.
+    drawn = chain.hops[-1]
+    if drawn.usage is None:
+        drawn = replace(
+            drawn,
+            usage=ProviderUsage(
+                provider=chain.provider.name,
+                model=result.model,
+                images=1,
+                width=result.width,
+                height=result.height,
+            ),
+        )
+    billed.extend(
+        bill_calls(record, [*chain.hops[:-1], drawn], deps, manager=manager, estimate_usd=estimate)
     )
     # Stored before the job's state is written, and labelled with the job: a
     # processor killed in between finds it on redelivery instead of paying again.
@@ -261,7 +289,7 @@ def _render(record: JobRecord, deps: Dependencies, hops: list[HopInfo]) -> JobRe
         latest_seq,
         deps,
         hops=hops,
-        cost_usd=cost,
+        cost_usd=job_cost_usd(record.id, deps, known=billed),
         duration_s=round(time.monotonic() - started, 3),
         reproducible=chain.provider.capabilities.seed and result.seed is not None,
     )
@@ -409,6 +437,7 @@ def _fail(
     deps: Dependencies,
     *,
     hops: list[HopInfo] | None = None,
+    billed: list[LedgerRecord] | None = None,
 ) -> None:
     info = ErrorInfo(
         code=error.code,
@@ -416,7 +445,14 @@ def _fail(
         suggestions=_suggestions_for(error, record, deps),
         retryable=error.retryable,
     )
-    stored = deps.jobs.fail(record.id, info, updated_at=deps.clock().isoformat(), hops=hops)
+    stored = deps.jobs.fail(
+        record.id,
+        info,
+        updated_at=deps.clock().isoformat(),
+        hops=hops,
+        # What the failed calls were billed, every delivery's: a failure may cost money.
+        cost_usd=job_cost_usd(record.id, deps, known=billed or ()),
+    )
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
@@ -51,6 +52,9 @@ class Hop:
     outcome: str  # "ok", an error code, or why it was skipped without a call
     seconds: float
     message: str = ""
+    # What this call was billed, as the provider reported it: set on a success and on a
+    # failure the provider still billed; None when nothing was called or billed.
+    usage: ProviderUsage | None = None
 
     @property
     def called(self) -> bool:
@@ -152,7 +156,7 @@ def run_chain(
             except ProviderError as error:
                 seconds = clock() - started
                 last_error = error
-                hop = Hop(name, error.code, round(seconds, 3), error.message)
+                hop = Hop(name, error.code, round(seconds, 3), error.message, error.usage)
                 hops.append(hop)
                 retry_after = error.retry_after_s
                 if (
@@ -195,7 +199,7 @@ def run_chain(
             else:
                 seconds = clock() - started
                 _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
-                hops.append(Hop(name, "ok", round(seconds, 3)))
+                hops.append(Hop(name, "ok", round(seconds, 3), usage=result.usage))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
 
     raise ChainFailedError(

@@ -8,12 +8,20 @@ them for GET /providers, POST /estimates and the order a job tries providers in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from sketchbridge.domain.billing import ActualCost, ProviderUsage
 from sketchbridge.domain.latency import eta, prior_eta
-from sketchbridge.domain.pricing import PriceModel, estimate_cost
+from sketchbridge.domain.pricing import (
+    PriceModel,
+    actual_cost,
+    billing_price,
+    estimate_cost,
+    price_model_from_dict,
+    table_price,
+)
 from sketchbridge.domain.provider_profile import (
     DEFAULT_PROFILES,
     ProviderProfile,
@@ -76,6 +84,7 @@ class ProviderManager:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
         self._profiles: dict[str, ProviderProfile] | None = None
+        self._price_overrides: dict[str, PriceModel] = {}
 
     def profiles(self) -> dict[str, ProviderProfile]:
         """The enabled providers' profiles: defaults in code, overridden by the admins.
@@ -86,9 +95,30 @@ class ProviderManager:
         """
         if self._profiles is None:
             names = self._deps.providers.names
-            defaults = {name: DEFAULT_PROFILES.get(name, ProviderProfile()) for name in names}
-            self._profiles = merge(defaults, self._deps.provider_config.overrides(names))
+            overrides = self._deps.provider_config.overrides(names)
+            self._profiles = merge({name: self.default_profile(name) for name in names}, overrides)
+            self._price_overrides = {
+                name: price_model_from_dict(override["price"])
+                for name, override in overrides.items()
+                if override.get("price") is not None
+            }
         return self._profiles
+
+    def default_profile(self, name: str) -> ProviderProfile:
+        """The profile in code, priced for the model this deployment configured (a community
+        Replicate model bills by the second, an official one by the image)."""
+        profile = DEFAULT_PROFILES.get(name, ProviderProfile())
+        price = table_price(name, self._deps.providers.resolve(name).model)
+        return replace(profile, price=price) if price is not None else profile
+
+    def actual_cost(self, usage: ProviderUsage, *, quote_usd: float | None = None) -> ActualCost:
+        """What one provider call cost, from what the provider reported: priced by the admin's
+        override of that provider's price if there is one, else by the versioned table."""
+        self.profiles()
+        price, version = billing_price(
+            usage.provider, usage.model, override=self._price_overrides.get(usage.provider)
+        )
+        return actual_cost(usage, price, version=version, quote_usd=quote_usd)
 
     def statuses(self, *, now: float) -> dict[str, ProviderStatus]:
         deps = self._deps

@@ -58,8 +58,11 @@ def _known(name: str) -> None:
 
 
 def _describe(deps: Dependencies, name: str, override: dict[str, Any]) -> ProviderSettingsResponse:
-    profile = apply_override(DEFAULT_PROFILES[name], override)
     deployed = name in deps.providers.names
+    manager = ProviderManager(deps)
+    # A deployed provider's default price is that of the model it is configured with.
+    default = manager.default_profile(name) if deployed else DEFAULT_PROFILES[name]
+    profile = apply_override(default, override)
     response: dict[str, Any] = {
         "name": name,
         "deployed": deployed,
@@ -68,7 +71,6 @@ def _describe(deps: Dependencies, name: str, override: dict[str, Any]) -> Provid
         "model": None,
     }
     if deployed:
-        manager = ProviderManager(deps)
         status = manager.statuses(now=deps.clock().timestamp())[name]
         response |= {
             "model": deps.providers.resolve(name).model,

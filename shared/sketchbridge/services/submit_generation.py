@@ -41,6 +41,7 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.cost_tracking import record_cache_hit
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
@@ -211,9 +212,6 @@ def _submit_one(
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
         if cached is not None:
-            deps.metrics.add(metrics.CACHE_HIT, 1)
-            deps.metrics.add(metrics.PROVIDER_COST_SAVED, cached.cost_usd)
-            deps.metrics.add(metrics.CACHED_BYTES_SERVED, cached.bytes)
             return _answer_from_cache(record, cached, deps)
         deps.metrics.add(metrics.CACHE_MISSED, 1)
 
@@ -265,7 +263,6 @@ def _submit_one(
             cached = deps.cache.get(record.fingerprint)
             if cached is not None:
                 deps.cache.finish_flight(record.fingerprint, record.id)
-                deps.metrics.add(metrics.CACHE_HIT, 1)
                 return _answer_from_cache(record, cached, deps)
 
     deps.jobs.create(record)
@@ -311,11 +308,18 @@ def _plan(
 
 
 def _answer_from_cache(record: JobRecord, cached: CacheRecord, deps: Dependencies) -> JobResponse:
+    """The job, finished at once with the cached picture; it cost nothing, so says the ledger.
+
+    Both ways here (a hit at first look, and one found after taking the lead) count alike:
+    the hit, what it saved (ProviderCostSaved) and the bytes it served.
+    """
     finished = record.model_copy(
         update={
             "status": JobStatus.SUCCEEDED,
             "progress": 1.0,
             "cached": True,
+            # Nothing was billed for this job (the ledger's entry says what it saved).
+            "cost_usd": 0.0,
             "provider": cached.provider,
             "model": cached.model,
             "result_key": cached.result_key,
@@ -329,8 +333,9 @@ def _answer_from_cache(record: JobRecord, cached: CacheRecord, deps: Dependencie
             ),
         }
     )
+    # The entry first: a hit whose job is stored is always in the ledger.
+    record_cache_hit(finished, cached, deps)
     deps.jobs.create(finished)
-    deps.cache.record_hit(cached.fingerprint)
     return job_response(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds)
 
 
