@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from local.stack import StackProcess
 from sketchbridge import cli
 from sketchbridge.cli_admin import AdminEndpoint, signed_headers
+from tests.support.fakes import sketch_data_url
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +117,54 @@ def test_the_cli_reports_a_bad_change_without_changing_anything(stack: StackProc
     assert code == cli.EXIT_FAILED
     assert "weight" in message
     assert admin_cli(stack, "providers", "openai")[1]["override"] == {}
+
+
+def test_a_model_chosen_by_an_admin_runs_the_next_replicate_job(stack: StackProcess) -> None:
+    chosen = "black-forest-labs/flux-canny-pro"
+    replicate = str(stack.state["standins"]["replicate"])
+    code, answer = admin_cli(stack, "providers", "replicate", "--model", chosen)
+    try:
+        assert code == cli.EXIT_OK, answer
+        assert providers(stack)["replicate"]["model"] == chosen
+        job = httpx.post(
+            f"{stack.api_url}/generations",
+            json={
+                "sketch": sketch_data_url("turtle.png"),
+                "prompt": f"a lighthouse at dusk {uuid.uuid4().hex[:8]}",
+                "provider": "replicate",
+                "params": {"steps": 4, "width": 256},
+                "allow_failover": False,
+            },
+            headers={"Authorization": f"Bearer {stack.dev_token}"},
+            timeout=30,
+        ).json()
+        final = _finished(stack, job["id"])
+        assert (final["status"], final["result"]["model"]) == ("succeeded", chosen), final
+        received = httpx.get(f"{replicate}/_control/requests", timeout=10).json()
+        assert any(f"/v1/models/{chosen}/predictions" in r["path"] for r in received)
+    finally:
+        admin_cli(stack, "providers", "replicate", "--reset", "model")
+    assert providers(stack)["replicate"]["model"] != chosen
+
+
+def test_a_model_the_provider_cannot_name_is_refused(stack: StackProcess) -> None:
+    code, message = admin_cli(stack, "providers", "replicate", "--model", "no-owner-here")
+
+    assert code == cli.EXIT_FAILED
+    assert "owner/name" in message
+    code, message = admin_cli(stack, "providers", "local", "--model", "any")
+    assert code == cli.EXIT_FAILED
+
+
+def _finished(stack: StackProcess, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = httpx.get(
+            f"{stack.api_url}/generations/{job_id}",
+            headers={"Authorization": f"Bearer {stack.dev_token}"},
+            timeout=10,
+        ).json()
+        if job["status"] in ("succeeded", "failed", "canceled"):
+            return dict(job)
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in 60 s")

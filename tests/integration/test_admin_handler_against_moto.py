@@ -120,6 +120,8 @@ def test_an_unknown_provider_is_404(aws: EmulatedAws) -> None:
         '{"price": {"kind": "per_image", "prices": "cheap"}}',
         '{"price": "free"}',
         '{"model": ""}',
+        '{"model": "the local renderer runs no model"}',
+        '{"model": "any-model"}',
         "[" * 5000,
     ],
 )

@@ -8,7 +8,7 @@ them for GET /providers, POST /estimates and the order a job tries providers in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -72,6 +72,8 @@ class Plan:
 
     order: tuple[str, ...]
     quotes: dict[str, Quote]
+    # The model each provider runs for this job (an admin may have chosen another one).
+    models: dict[str, str] = field(default_factory=dict)
 
     @property
     def chosen(self) -> Quote:
@@ -96,7 +98,13 @@ class ProviderManager:
         if self._profiles is None:
             names = self._deps.providers.names
             overrides = self._deps.provider_config.overrides(names)
-            self._profiles = merge({name: self.default_profile(name) for name in names}, overrides)
+            self._profiles = merge(
+                {
+                    name: self.default_profile(name, model=overrides.get(name, {}).get("model"))
+                    for name in names
+                },
+                overrides,
+            )
             self._price_overrides = {
                 name: price_model_from_dict(override["price"])
                 for name, override in overrides.items()
@@ -104,12 +112,23 @@ class ProviderManager:
             }
         return self._profiles
 
-    def default_profile(self, name: str) -> ProviderProfile:
-        """The profile in code, priced for the model this deployment configured (a community
-        Replicate model bills by the second, an official one by the image)."""
+    def default_profile(self, name: str, *, model: str | None = None) -> ProviderProfile:
+        """The profile in code, priced for the model it runs: ``model`` (an admin's choice)
+        or the one this deployment configured (a community Replicate model bills by the
+        second, an official one by the image)."""
         profile = DEFAULT_PROFILES.get(name, ProviderProfile())
-        price = table_price(name, self._deps.providers.resolve(name).model)
+        price = table_price(name, model or self._deps.providers.resolve(name).model)
         return replace(profile, price=price) if price is not None else profile
+
+    def provider(self, name: str) -> ImageProvider:
+        """The named provider's adapter, running the model an admin chose, if one did."""
+        profile = self.profiles().get(name)
+        try:
+            return self._deps.providers.resolve_model(name, profile.model if profile else None)
+        except ValueError:
+            # Checked when the admin set it; a model this adapter cannot run (its provider
+            # deployed since) leaves the configured one in charge rather than fail every job.
+            return self._deps.providers.resolve(name)
 
     def actual_cost(self, usage: ProviderUsage, *, quote_usd: float | None = None) -> ActualCost:
         """What one provider call cost, from what the provider reported: priced by the admin's
@@ -126,7 +145,9 @@ class ProviderManager:
         statuses: dict[str, ProviderStatus] = {}
         for provider in deps.providers.all():
             latency = deps.latency.summary(provider.name, now=now)
-            retires_on = retirement_date(provider, self.profiles()[provider.name])
+            retires_on = retirement_date(
+                self.provider(provider.name), self.profiles()[provider.name]
+            )
             report = assess_health(
                 breaker=breakers[provider.name],
                 latency=latency,
@@ -220,14 +241,15 @@ class ProviderManager:
             max_eta_s=max_eta_s,
             seed=seed,
         )
+        models = {name: self.provider(name).model for name in quotes}
         if requested != "auto":
             explicit = self._deps.providers.resolve(requested).name
             others = [name for name in ranked if name != explicit] if allow_failover else []
-            return Plan(order=(explicit, *others), quotes=quotes)
+            return Plan(order=(explicit, *others), quotes=quotes, models=models)
         if not ranked:
             # Nothing fits and is up: still try the default, whose error will say why.
-            return Plan(order=(self._deps.providers.default,), quotes=quotes)
-        return Plan(order=tuple(ranked), quotes=quotes)
+            return Plan(order=(self._deps.providers.default,), quotes=quotes, models=models)
+        return Plan(order=tuple(ranked), quotes=quotes, models=models)
 
 
 def retirement_date(provider: ImageProvider, profile: ProviderProfile) -> date | None:

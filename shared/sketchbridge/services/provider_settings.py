@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sketchbridge.domain.errors import NotFoundError
+from sketchbridge.domain.errors import InvalidParamsError, NotFoundError
 from sketchbridge.domain.models import ProviderSettingsRequest, ProviderSettingsResponse
 from sketchbridge.domain.provider_profile import (
     DEFAULT_PROFILES,
@@ -46,6 +46,12 @@ def change_provider_settings(
             override[key] = value.model_dump()
         else:
             override[key] = value
+    model = override.get("model")
+    if model is not None and name in deps.providers.names:
+        try:
+            deps.providers.resolve_model(name, model)
+        except ValueError as exc:
+            raise InvalidParamsError(f"{name} cannot run the model {model!r}: {exc}") from None
     # Refuses (400, invalid_params) what does not apply to the provider's defaults.
     deps.provider_config.put(name, override)
     return _describe(deps, name, override)
@@ -60,20 +66,21 @@ def _known(name: str) -> None:
 def _describe(deps: Dependencies, name: str, override: dict[str, Any]) -> ProviderSettingsResponse:
     deployed = name in deps.providers.names
     manager = ProviderManager(deps)
-    # A deployed provider's default price is that of the model it is configured with.
-    default = manager.default_profile(name) if deployed else DEFAULT_PROFILES[name]
+    # A deployed provider's default price is that of the model it runs.
+    model = override.get("model")
+    default = manager.default_profile(name, model=model) if deployed else DEFAULT_PROFILES[name]
     profile = apply_override(default, override)
     response: dict[str, Any] = {
         "name": name,
         "deployed": deployed,
         "settings": profile_to_dict(profile),
         "override": override,
-        "model": None,
+        "model": model,
     }
     if deployed:
         status = manager.statuses(now=deps.clock().timestamp())[name]
         response |= {
-            "model": deps.providers.resolve(name).model,
+            "model": manager.provider(name).model,
             "status": status.health,
             "reason": status.reason,
         }

@@ -223,7 +223,7 @@ def _submit_one(
     record = record.model_copy(
         update={
             "provider": chosen.name,
-            "model": chosen.model,
+            "model": plan.models.get(chosen.name, chosen.model),
             "reproducible": chosen.capabilities.seed,
             "plan": list(plan.order),
             "quote": QuoteInfo(
