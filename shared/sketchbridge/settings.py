@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sketchbridge.domain.budgets import BudgetDefaults, Quota, default_limit
 
 
 class Settings(BaseModel):
@@ -22,6 +24,8 @@ class Settings(BaseModel):
     cache_table: str = Field(alias="CACHE_TABLE")
     # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    # Budgets (admin overrides and per-period counters), quotas and reservations.
+    budgets_table: str = Field(alias="BUDGETS_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")
@@ -48,6 +52,51 @@ class Settings(BaseModel):
     # How long a provider's open circuit refuses calls before one probe may try it again.
     # Not set by the template (the default suits production); tests shorten it.
     breaker_cooldown_s: float = Field(default=30.0, alias="BREAKER_COOLDOWN_S", ge=0)
+    # App-wide budgets in USD per UTC day and month, unless an admin overrides them; empty
+    # or 0: no such limit. Soft warns (and notifies the admins), hard refuses with a 402.
+    app_budget_day_soft_usd: float | None = Field(
+        default=None, alias="APP_BUDGET_DAY_SOFT_USD", ge=0
+    )
+    app_budget_day_hard_usd: float | None = Field(
+        default=None, alias="APP_BUDGET_DAY_HARD_USD", ge=0
+    )
+    app_budget_month_soft_usd: float | None = Field(
+        default=None, alias="APP_BUDGET_MONTH_SOFT_USD", ge=0
+    )
+    app_budget_month_hard_usd: float | None = Field(
+        default=None, alias="APP_BUDGET_MONTH_HARD_USD", ge=0
+    )
+    # Per-user quotas unless an admin overrides them; empty or 0: unlimited.
+    user_requests_per_minute: int | None = Field(
+        default=None, alias="USER_REQUESTS_PER_MINUTE", ge=0
+    )
+    user_jobs_in_flight: int | None = Field(default=None, alias="USER_JOBS_IN_FLIGHT", ge=0)
+    # The SNS topic admins are notified on (a soft budget limit crossed); empty: nobody.
+    alerts_topic_arn: str = Field(default="", alias="ALERTS_TOPIC_ARN")
+
+    @field_validator(
+        "app_budget_day_soft_usd",
+        "app_budget_day_hard_usd",
+        "app_budget_month_soft_usd",
+        "app_budget_month_hard_usd",
+        "user_requests_per_minute",
+        "user_jobs_in_flight",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def budget_defaults(self) -> BudgetDefaults:
+        return BudgetDefaults(
+            app_day=default_limit(self.app_budget_day_soft_usd, self.app_budget_day_hard_usd),
+            app_month=default_limit(self.app_budget_month_soft_usd, self.app_budget_month_hard_usd),
+            quota=Quota(
+                requests_per_minute=self.user_requests_per_minute or None,
+                jobs_in_flight=self.user_jobs_in_flight or None,
+            ),
+        )
 
     @property
     def provider_names(self) -> list[str]:

@@ -343,6 +343,11 @@ class FakeIdempotencyStore:
             self.keys[(user_id, key)] = (request_hash, job_id)
         return known
 
+    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
+        known = self.keys.get((user_id, key))
+        if known is not None and known[1] == job_id:
+            del self.keys[(user_id, key)]
+
 
 class FakePusher:
     def __init__(self) -> None:

@@ -397,9 +397,9 @@ def run_harness(config: HarnessConfig) -> HarnessReport:
     deps.clock = VirtualClock(deps.clock)
     run = _Run(config, deps, store)
     try:
-        with one_dynamodb_request_at_a_time():
-            _play(run)
-            _count(run, provider, store)
+        # moto's DynamoDB is as atomic as DynamoDB here: local/moto_server.py serialises it.
+        _play(run)
+        _count(run, provider, store)
     finally:
         # Whatever was patched goes with this "container".
         bootstrap.dependencies.cache_clear()
@@ -465,31 +465,6 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
             QueueUrl=run.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
         ).get("Messages", [])
     )
-
-
-@contextmanager
-def one_dynamodb_request_at_a_time() -> Iterator[None]:
-    """Make the in-process moto serve DynamoDB requests one at a time.
-
-    moto answers requests on threads and checks a write's condition, then applies it,
-    without a lock: two concurrent conditional writes to one item can both pass (two
-    claims of one job, each paying the provider). DynamoDB never lets that happen, and
-    the product relies on it; serialising the emulator's requests restores it.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    original = DynamoHandler.call_action
-
-    def serialised(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- emulated AWS for bench

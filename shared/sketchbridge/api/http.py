@@ -9,11 +9,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from sketchbridge.domain.errors import (
+    BudgetExceededError,
     ForbiddenError,
     InvalidParamsError,
     InvalidPromptError,
     InvalidRequestError,
     InvalidSketchError,
+    QuotaExceededError,
     SketchbridgeError,
     UnauthorizedError,
 )
@@ -62,24 +64,33 @@ def create_resolver() -> APIGatewayHttpResolver:
     return resolver
 
 
-def json_response(model: BaseModel, *, status: int = 200) -> Response[str]:
+def json_response(
+    model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=model.model_dump_json(),
+        headers=headers,
     )
 
 
 def error_response(error: SketchbridgeError, *, status: int | None = None) -> Response[str]:
+    retry_after_s = error.retry_after_s if isinstance(error, QuotaExceededError) else None
     body = ErrorResponse(
         error=ErrorInfo(
             code=error.code,
             message=error.message,
             suggestions=list(error.suggestions),
             retryable=error.retryable,
+            budget=error.budget if isinstance(error, BudgetExceededError) else None,
+            retry_after_s=retry_after_s,
         )
     )
-    return json_response(body, status=status or STATUS_BY_CODE.get(error.code, 500))
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return json_response(
+        body, status=status or STATUS_BY_CODE.get(error.code, 500), headers=headers
+    )
 
 
 def user_id(resolver: APIGatewayHttpResolver) -> str:

@@ -152,6 +152,20 @@ class DynamoIdempotencyStore:
         except BotoCoreError as exc:
             raise InternalError("The idempotency store is unavailable.") from exc
 
+    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_key(f"idem#{user_id}#{key}", IDEMPOTENCY),
+                ConditionExpression="job_id = :job",
+                ExpressionAttributeValues={":job": {"S": job_id}},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise InternalError("The idempotency store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The idempotency store is unavailable.") from exc
+
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}

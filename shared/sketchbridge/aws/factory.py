@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.connections_pusher import ApiGatewayPusher
+from sketchbridge.aws.dynamo_budgets import DynamoBudgetStore
 from sketchbridge.aws.dynamo_cache import DynamoIdempotencyStore, DynamoResultCache
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
@@ -24,10 +25,11 @@ from sketchbridge.aws.ocr_detector import (
 )
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
+from sketchbridge.aws.sns_alerts import SnsAdminAlerts
 from sketchbridge.aws.sqs_queue import SqsJobQueue, SqsQueueDepths
 from sketchbridge.domain.circuit_breaker import BreakerPolicy
 from sketchbridge.providers.catalog import build_registry
-from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.ports import AdminAlerts, Dependencies, NoAlerts
 from sketchbridge.settings import Settings
 
 
@@ -35,6 +37,12 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
     dynamodb = client("dynamodb")
     secret = settings.provider_keys_secret
     keys = ProviderKeys(client("secretsmanager") if secret else None, secret or None)
+    budgets = DynamoBudgetStore(dynamodb, settings.budgets_table)
+    alerts: AdminAlerts = (
+        SnsAdminAlerts(client("sns"), settings.alerts_topic_arn)
+        if settings.alerts_topic_arn
+        else NoAlerts()
+    )
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
@@ -48,6 +56,10 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
         ledger=DynamoUsageLedger(dynamodb, settings.ledger_table),
         metrics=EmfMetrics(),
+        budgets=budgets,
+        budget_defaults=settings.budget_defaults,
+        reservations=budgets,
+        alerts=alerts,
         breakers=DynamoBreakerStore(
             dynamodb,
             settings.providers_table,

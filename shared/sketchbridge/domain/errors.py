@@ -28,15 +28,19 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── AuthFailedError            auth_failed: fail over, an admin must fix the key
     │   ├── ProviderUnavailableError   provider_unavailable: retry, fail over
     │   └── ProviderTimeoutError       timeout: retry, fail over
-    ├── BudgetExceededError            budget_exceeded
+    ├── BudgetExceededError            budget_exceeded: the quote does not fit a hard limit (402)
+    ├── QuotaExceededError             rate_limited: a per-user quota, with Retry-After (429)
     └── InternalError                  internal: a bug or an outage of ours
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sketchbridge.domain.billing import ProviderUsage
+
+if TYPE_CHECKING:
+    from sketchbridge.domain.models import BudgetLimitInfo
 
 
 class SketchbridgeError(Exception):
@@ -248,6 +252,38 @@ class BudgetExceededError(SketchbridgeError):
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Ask an admin to raise the budget, or try again next period.",
     )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: BudgetLimitInfo | None = None,
+        suggestions: tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        super().__init__(message, suggestions=suggestions)
+        # Which budget refused, what it holds and when it resets (the 402's body says so).
+        self.budget = budget
+
+
+class QuotaExceededError(SketchbridgeError):
+    """A user's own quota (requests per minute, jobs in flight), not a provider's limit."""
+
+    code = "rate_limited"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Wait a moment before sending more requests.",
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: int,
+        suggestions: tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        super().__init__(message, suggestions=suggestions)
+        # Whole seconds, as the Retry-After header carries them.
+        self.retry_after_s = retry_after_s
 
 
 class InternalError(SketchbridgeError):

@@ -141,11 +141,39 @@ class ExternalCall(_Strict):
     id: str
 
 
+class BudgetLimitInfo(_Strict):
+    """The budget a refused request did not fit (``budget_exceeded``)."""
+
+    scope: str  # "app" or "user:<sub>"
+    period: Literal["day", "month"]
+    limit_usd: float
+    spent_usd: float
+    # Held by jobs still running; becomes spent (or is released) when they end.
+    reserved_usd: float
+    quote_usd: float
+    # When the period ends and its spending starts again from zero (UTC, ISO 8601).
+    resets_at: str
+
+
 class ErrorInfo(_Strict):
     code: str
     message: str
     suggestions: list[str] = Field(default_factory=list)
     retryable: bool = False
+    # budget_exceeded: which budget, what it holds, and when it resets.
+    budget: BudgetLimitInfo | None = None
+    # rate_limited by a quota: the seconds the Retry-After header says too.
+    retry_after_s: int | None = None
+
+
+class WarningInfo(_Strict):
+    """Something the user should know about an accepted job (it runs regardless)."""
+
+    code: Literal["budget_soft_limit"]
+    message: str
+    scope: str
+    period: Literal["day", "month"]
+    limit_usd: float
 
 
 class JobResponse(_Strict):
@@ -173,6 +201,8 @@ class JobResponse(_Strict):
     group_job_ids: list[str] = Field(default_factory=list)
     # The job's write sequence, as on WebSocket frames.
     seq: int = 0
+    # Accepted, but worth knowing: e.g. it takes spending past a budget's soft limit.
+    warnings: list[WarningInfo] = Field(default_factory=list)
 
 
 class JobRecord(BaseModel):
@@ -220,6 +250,7 @@ class JobRecord(BaseModel):
     hops: list[HopInfo] = Field(default_factory=list)
     cost_usd: float | None = None
     duration_s: float | None = None
+    warnings: list[WarningInfo] = Field(default_factory=list)
 
 
 class CacheRecord(BaseModel):
@@ -270,6 +301,8 @@ class JobEventMessage(BaseModel):
     preview_url: str | None = None
     result: ResultInfo | None = None
     error: ErrorInfo | None = None
+    # The job's warnings (a soft budget limit crossed), on every frame of a job that has any.
+    warnings: list[WarningInfo] | None = None
 
 
 class SubscribeMessage(_Strict):
@@ -524,3 +557,49 @@ class UsageResponse(_Strict):
     saved_usd: float
     reserved_usd: float
     groups: list[UsageGroup]
+
+
+# ---------------------------------------------------------------- budgets and quotas (admin)
+
+
+class BudgetRequest(_Strict):
+    """Body of ``PUT /admin/budgets/{scope}``: one period's limits in USD (None: no such limit)."""
+
+    period: Literal["day", "month"]
+    soft_usd: float | None = None
+    hard_usd: float | None = None
+
+
+class BudgetResponse(_Strict):
+    """One period of one scope: its limits, what it spent and holds reserved, when it resets."""
+
+    period: Literal["day", "month"]
+    soft_usd: float | None
+    hard_usd: float | None
+    spent_usd: float
+    reserved_usd: float
+    resets_at: str
+    # admin: an override in the budgets table; default: the deployment's configuration.
+    source: Literal["admin", "default"]
+
+
+class BudgetsResponse(_Strict):
+    scope: str  # "app" or "user:<sub>"
+    budgets: list[BudgetResponse]
+
+
+class QuotaRequest(_Strict):
+    """Body of ``PUT /admin/quotas/{sub}`` (None: the deployment's default)."""
+
+    requests_per_minute: int | None = None
+    jobs_in_flight: int | None = None
+
+
+class QuotaResponse(_Strict):
+    sub: str
+    # None: unlimited.
+    requests_per_minute: int | None
+    jobs_in_flight: int | None
+    # Jobs of this user now queued or running (holding a reservation).
+    in_flight: int
+    source: Literal["admin", "default"]

@@ -12,6 +12,7 @@ from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import JobStatus
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.reservations import settle_job
 
 DEAD_LETTER_MESSAGE = "We could not process this generation after several attempts."
 
@@ -30,6 +31,7 @@ def handle_dead_letter(job_id: str, *, deps: Dependencies) -> DeadLetterOutcome:
     if record is None:
         return DeadLetterOutcome.MISSING
     if record.status.is_final:
+        settle_job(deps, record)  # whoever ended it may have died before settling
         return DeadLetterOutcome.ALREADY_DONE
     now = deps.clock()
     if record.status is JobStatus.RUNNING and (record.lease_expires_at or 0) >= now.timestamp():

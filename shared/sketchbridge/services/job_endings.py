@@ -6,6 +6,7 @@ from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobRecord, JobStatus
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.reservations import settle_job
 
 GAVE_UP_SUGGESTIONS = (
     "Submit it again; a new attempt usually goes through.",
@@ -24,8 +25,10 @@ def gave_up(message: str) -> ErrorInfo:
 def announce_failure(stored: JobRecord, error: ErrorInfo, deps: Dependencies) -> list[str]:
     """After ``stored`` was written as failed: fail its followers and push the error frame.
 
-    Returns the ids of the followers that failed with it.
+    Returns the ids of the followers that failed with it. Its reservation is released
+    (followers hold none: they released theirs when they joined).
     """
+    settle_job(deps, stored)
     followers: list[str] = []
     if stored.cache_mode != "bypass":
         for follower_id in deps.cache.finish_flight(stored.fingerprint, stored.id):

@@ -45,6 +45,7 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         duration_s=record.duration_s,
         hops=record.hops,
         seq=record.seq,
+        warnings=record.warnings,
     )
 
 
@@ -60,6 +61,7 @@ def current_state_message(
             status=record.status,
             progress=1.0,
             result=result_info(record, objects, url_ttl=url_ttl),
+            warnings=record.warnings or None,
         )
     if record.status in (JobStatus.FAILED, JobStatus.CANCELED):
         return JobEventMessage(
@@ -69,6 +71,7 @@ def current_state_message(
             status=record.status,
             progress=record.progress,
             error=record.error,
+            warnings=record.warnings or None,
         )
     where = f" on {record.provider}" if record.provider else ""
     return JobEventMessage(
@@ -78,4 +81,5 @@ def current_state_message(
         status=record.status,
         progress=record.progress,
         message=f"{record.status.value}{where}",
+        warnings=record.warnings or None,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from sketchbridge.domain.budgets import BudgetDefaults, BudgetScope, Limit, Period, Quota
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.clock import utc_now
 from sketchbridge.domain.latency import LatencySummary
@@ -208,6 +209,144 @@ class IdempotencyStore(Protocol):
         """Store key → (hash, job) unless the key is known; the known (hash, job) otherwise."""
         ...
 
+    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
+        """Drop the key if it still names ``job_id`` (a submit refused before storing it)."""
+        ...
+
+
+# ---------------------------------------------------------------- budgets and quotas
+
+
+@dataclass(frozen=True)
+class BudgetCounter:
+    """What one scope committed in one period (micro-dollars): spent + reserved."""
+
+    scope: BudgetScope
+    period: Period
+    key: str  # the UTC day "2026-12-03" or month "2026-12"
+    spent: int = 0
+    reserved: int = 0
+
+    @property
+    def committed(self) -> int:
+        return self.spent + self.reserved
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One budget a reservation is held against, and the hard limit it must stay under."""
+
+    scope: BudgetScope
+    period: Period
+    key: str
+    hard: int | None = None
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    """Reserve each job's quote against every line at once, and a job slot for the user."""
+
+    user_id: str
+    quotes: Mapping[str, int]  # job id → quote in micro-dollars
+    lines: tuple[BudgetLine, ...]
+    jobs_in_flight_limit: int | None
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a reservation did not fit: the line whose hard limit it passed (None: the user's
+    jobs-in-flight quota), and that counter as it stood."""
+
+    line: BudgetLine | None
+    counter: BudgetCounter | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A reservation turned into spend (``spent`` 0: released), on the lines it was held on."""
+
+    job_id: str
+    user_id: str
+    reserved: int
+    spent: int
+    lines: tuple[BudgetLine, ...]
+
+
+class BudgetStore(Protocol):
+    """Budgets, quotas and reservations, safe across every instance (conditional writes)."""
+
+    def limits(self, scopes: Iterable[BudgetScope]) -> dict[tuple[BudgetScope, Period], Limit]:
+        """The admins' overrides that exist, by scope and period."""
+        ...
+
+    def put_limit(self, scope: BudgetScope, period: Period, limit: Limit) -> None: ...
+
+    def delete_limit(self, scope: BudgetScope, period: Period) -> None: ...
+
+    def quota(self, user_id: str) -> Quota | None:
+        """The admin's override of a user's quotas, if any."""
+        ...
+
+    def put_quota(self, user_id: str, quota: Quota) -> None: ...
+
+    def delete_quota(self, user_id: str) -> None: ...
+
+    def counters(
+        self, wanted: Iterable[tuple[BudgetScope, Period, str]]
+    ) -> dict[tuple[BudgetScope, Period], BudgetCounter]:
+        """The counters of these periods (zero where nothing was committed yet)."""
+        ...
+
+    def jobs_in_flight(self, user_id: str) -> int: ...
+
+    def count_request(self, user_id: str, minute: str, *, limit: int, expires_at: int) -> bool:
+        """Count one request in ``minute``; False (and not counted) when ``limit`` are in."""
+        ...
+
+    def reserve(self, request: ReservationRequest) -> Refusal | None:
+        """All or nothing: every quote on every line plus the job slots; None when reserved.
+
+        Each line's condition is ``committed <= hard - total quote``, checked atomically.
+        """
+        ...
+
+    def settle(self, job_id: str, *, spent: int | None) -> Settlement | None:
+        """End a job's reservation: ``spent`` becomes spend (None: all of it is released),
+        the rest is released, the job slot freed. None when there was none (already settled:
+        a redelivery, a second path to the end)."""
+        ...
+
+    def mark_soft_limit_crossed(
+        self, scope: BudgetScope, period: Period, key: str, *, soft: int, at: str
+    ) -> bool:
+        """True for exactly one caller per period once its commitment is past ``soft``."""
+        ...
+
+
+class ReservationReader(Protocol):
+    """What running jobs hold reserved now, for the usage report."""
+
+    def reserved_usd(self, user_id: str | None) -> float:
+        """A user's reservations (None: everyone's), in USD."""
+        ...
+
+
+class NoReservations:
+    def reserved_usd(self, user_id: str | None) -> float:
+        return 0.0
+
+
+class AdminAlerts(Protocol):
+    """Tells the admins (an SNS topic on AWS) about something that needs a look."""
+
+    def notify(self, subject: str, message: str) -> None: ...
+
+
+class NoAlerts:
+    def notify(self, subject: str, message: str) -> None:
+        return None
+
 
 class UsageLedger(Protocol):
     """The cost ledger: one entry per billable provider call and per cache hit.
@@ -245,19 +384,6 @@ class NoUsageLedger:
         self, *, user_id: str | None, start: date, end: date, by: Literal["provider", "user"]
     ) -> list[UsageRow]:
         return []
-
-
-class ReservationReader(Protocol):
-    """What running jobs hold against budgets (their quotes), not yet spent."""
-
-    def reserved_usd(self, user_id: str | None) -> float:
-        """USD reserved now for ``user_id``'s jobs; None: for everyone's."""
-        ...
-
-
-class NoReservations:
-    def reserved_usd(self, user_id: str | None) -> float:
-        return 0.0
 
 
 class MetricsRecorder(Protocol):
@@ -349,8 +475,13 @@ class Dependencies:
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
     # The queues' backlog, for GET /admin/health; none known: nothing is reported.
     queue_depths: QueueDepthReader = field(default_factory=NoQueueDepths)
+    # Budgets, quotas and reservations; None: nothing is limited (nor counted).
+    budgets: BudgetStore | None = None
+    # The app-wide budgets and per-user quotas that hold without an admin override.
+    budget_defaults: BudgetDefaults = field(default_factory=BudgetDefaults)
     # Quotes held by running jobs (the money-budgets slice's store); none by default.
     reservations: ReservationReader = field(default_factory=NoReservations)
+    alerts: AdminAlerts = field(default_factory=NoAlerts)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).

@@ -39,6 +39,7 @@ from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
 from sketchbridge.services.provider_manager import ProviderManager, price_of
+from sketchbridge.services.reservations import settle_job
 
 
 class JobBusyError(InternalError):
@@ -75,6 +76,8 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         if existing is None:
             return ProcessResult(job_id, Outcome.MISSING)
         if existing.status.is_final:
+            # The delivery that ended it may have died before settling its reservation.
+            settle_job(deps, existing)
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
@@ -101,6 +104,8 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         raise
 
     if finished is not None:
+        # The reservation becomes what the job cost (settling twice changes nothing).
+        settle_job(deps, finished)
         deps.metrics.add(metrics.JOB_SUCCEEDED, 1)
         _share_result(finished, deps)
         _emit(
@@ -453,6 +458,10 @@ def _fail(
         # What the failed calls were billed, every delivery's: a failure may cost money.
         cost_usd=job_cost_usd(record.id, deps, known=billed or ()),
     )
+    if stored is not None:
+        # Failed here: the reservation is settled (None: the job
+        # had already ended elsewhere, which settled it.)
+        settle_job(deps, stored)
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.
@@ -480,6 +489,7 @@ def _emit(
             "seq": seq,
             "status": status or (JobStatus.SUCCEEDED if kind == "result" else record.status),
             "progress": progress if progress is not None else final_progress,
+            "warnings": record.warnings or None,
             **fields,
         }
     )

@@ -17,9 +17,11 @@ from datetime import timedelta
 
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import (
+    BudgetExceededError,
     IdempotencyConflictError,
     InternalError,
     NotFoundError,
+    QuotaExceededError,
     SketchbridgeError,
 )
 from sketchbridge.domain.fingerprint import fingerprint
@@ -46,6 +48,11 @@ from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_manager import Plan, ProviderManager
+from sketchbridge.services.reservations import (
+    admit_request,
+    release_reservation,
+    reserve_quotes,
+)
 
 IDEMPOTENCY_HOURS = 24
 # How long a retried submit waits for the first one, with the same key, to store its job.
@@ -77,17 +84,22 @@ def submit_generation(
     A cached answer comes back already succeeded (``cached``), so the caller
     can tell a 200 from a 202 by the job's status. With variations, the first
     job is returned with the ids of the whole group.
+
+    Before anything is stored or queued, the user's quotas are checked and every
+    job that needs a provider has its quote reserved against the budgets
+    (services/reservations.py): a request that does not fit leaves nothing behind.
     """
     # Validate first: a key is only remembered for a request that can become a job.
     draft = _draft(request, deps)
+    admit_request(deps, user_id=user_id)
     job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
     if idempotency_key:
         earlier = _earlier_submit(request, user_id, idempotency_key, job_ids[0], deps)
         if earlier is not None:
             return earlier
     group_id = uuid.uuid4().hex if request.variations > 1 else None
-    responses = [
-        _submit_one(
+    jobs = [
+        _prepare(
             request,
             draft,
             job_id=job_id,
@@ -98,6 +110,39 @@ def submit_generation(
         )
         for index, job_id in enumerate(job_ids)
     ]
+    to_run = [record for record, cached in jobs if cached is None]
+    try:
+        warnings = reserve_quotes(
+            deps,
+            user_id=user_id,
+            quotes={record.id: record.quote.cost_usd for record in to_run if record.quote},
+        )
+    except (BudgetExceededError, QuotaExceededError):
+        if idempotency_key:
+            # Refused before anything was stored: the same key may be used again.
+            deps.idempotency.forget(user_id, idempotency_key, job_id=job_ids[0])
+        raise
+    responses = []
+    for index, (record, cached) in enumerate(jobs):
+        if cached is not None:
+            responses.append(_answer_from_cache(record, cached, deps))
+            continue
+        try:
+            responses.append(
+                _launch(
+                    request,
+                    record.model_copy(update={"warnings": warnings}),
+                    draft,
+                    user_id=user_id,
+                    deps=deps,
+                )
+            )
+        except BaseException:
+            # This job, and those not launched yet, will never run: give their quotes back.
+            for unlaunched, unlaunched_cached in jobs[index:]:
+                if unlaunched_cached is None:
+                    release_reservation(deps, unlaunched.id)
+            raise
     if group_id is None:
         return responses[0]
     return responses[0].model_copy(update={"group_id": group_id, "group_job_ids": job_ids})
@@ -153,7 +198,7 @@ def _draft(request: GenerationRequest, deps: Dependencies) -> _Draft:
     )
 
 
-def _submit_one(
+def _prepare(
     request: GenerationRequest,
     draft: _Draft,
     *,
@@ -162,7 +207,11 @@ def _submit_one(
     user_id: str,
     group_id: str | None,
     deps: Dependencies,
-) -> JobResponse:
+) -> tuple[JobRecord, CacheRecord | None]:
+    """The job's record and its cached result, if it may use one; else its plan and quote.
+
+    Reads only: nothing is stored until the job's quote is reserved.
+    """
     drawn_seed, seed_in_key = seed
     params = ResolvedParams(
         # A drawn seed is recorded, so every result can be reproduced on request.
@@ -212,12 +261,10 @@ def _submit_one(
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
         if cached is not None:
-            return _answer_from_cache(record, cached, deps)
+            return record, cached
         deps.metrics.add(metrics.CACHE_MISSED, 1)
 
-    # A miss: the sketch is stored (content-addressed: one object per drawing)
-    # and the job gets its plan and quote.
-    deps.objects.put(record.sketch_key, draft.prepared.png, content_type="image/png")
+    # A miss: the job gets its plan and quote.
     plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps)
     chosen = deps.providers.resolve(plan.order[0])
     record = record.model_copy(
@@ -234,15 +281,31 @@ def _submit_one(
             ),
         }
     )
+    return record, None
+
+
+def _launch(
+    request: GenerationRequest,
+    record: JobRecord,
+    draft: _Draft,
+    *,
+    user_id: str,
+    deps: Dependencies,
+) -> JobResponse:
+    """Store and queue a job whose quote is reserved (or follow an identical one in flight)."""
+    # The sketch is stored (content-addressed: one object per drawing).
+    deps.objects.put(record.sketch_key, draft.prepared.png, content_type="image/png")
     if record.cache_mode != "bypass":
         leader = deps.cache.lead_or_follow(
             record.fingerprint,
             record.id,
-            now=int(now.timestamp()),
+            now=int(deps.clock().timestamp()),
             lease_s=deps.job_lease_seconds * deps.max_receive_count,
         )
         if leader is not None:
-            # One provider call for both: this job takes the leader's outcome.
+            # One provider call for both: this job takes the leader's outcome, and the
+            # leader's reservation covers it.
+            release_reservation(deps, record.id)
             follower = record.model_copy(update={"leader_job_id": leader})
             deps.jobs.create(follower)
             deps.metrics.add(metrics.IN_FLIGHT_JOINED, 1)
@@ -263,7 +326,8 @@ def _submit_one(
             cached = deps.cache.get(record.fingerprint)
             if cached is not None:
                 deps.cache.finish_flight(record.fingerprint, record.id)
-                return _answer_from_cache(record, cached, deps)
+                release_reservation(deps, record.id)
+                return _answer_from_cache(record.model_copy(update={"warnings": []}), cached, deps)
 
     deps.jobs.create(record)
     try:
