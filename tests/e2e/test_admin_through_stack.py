@@ -168,3 +168,32 @@ def _finished(stack: StackProcess, job_id: str) -> dict[str, Any]:
             return dict(job)
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in 60 s")
+
+
+def test_budgets_and_quotas_are_set_and_removed_through_the_cli(stack: StackProcess) -> None:
+    code, budget = admin_cli(
+        stack, "budgets", "set", "user:dev-user", "--period", "day", "--soft", "0.5", "--hard", "1"
+    )
+    try:
+        assert code == cli.EXIT_OK, budget
+        assert budget["scope"] == "user:dev-user"
+        day = {b["period"]: b for b in budget["budgets"]}["day"]
+        assert (day["soft_usd"], day["hard_usd"], day["source"]) == (0.5, 1, "admin")
+    finally:
+        code, removed = admin_cli(stack, "budgets", "delete", "user:dev-user", "--period", "day")
+    assert code == cli.EXIT_OK
+    assert {b["period"]: b for b in removed["budgets"]}["day"]["source"] == "default"
+
+    code, quota = admin_cli(stack, "quotas", "set", "dev-user", "--rpm", "12", "--in-flight", "3")
+    assert code == cli.EXIT_OK, quota
+    assert (quota["requests_per_minute"], quota["jobs_in_flight"]) == (12, 3)
+    code, reset = admin_cli(stack, "quotas", "reset", "dev-user")
+    assert (code, reset["source"]) == (cli.EXIT_OK, "default")
+
+
+def test_usage_for_everyone_through_the_cli(stack: StackProcess) -> None:
+    code, usage = admin_cli(stack, "usage", "--group-by", "provider")
+
+    assert code == cli.EXIT_OK, usage
+    assert usage["group_by"] == "provider"
+    assert usage["total_cost_usd"] == pytest.approx(sum(g["cost_usd"] for g in usage["groups"]))

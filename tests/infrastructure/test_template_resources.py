@@ -39,6 +39,12 @@ DOCUMENTED_ADMIN_ROUTES = {
     ("GET", "/admin/providers/{name}"): "AdminFunction",
     ("PUT", "/admin/providers/{name}"): "AdminFunction",
     ("GET", "/admin/usage"): "AdminFunction",
+    ("GET", "/admin/budgets/{scope}"): "AdminFunction",
+    ("PUT", "/admin/budgets/{scope}"): "AdminFunction",
+    ("DELETE", "/admin/budgets/{scope}"): "AdminFunction",
+    ("GET", "/admin/quotas/{sub}"): "AdminFunction",
+    ("PUT", "/admin/quotas/{sub}"): "AdminFunction",
+    ("DELETE", "/admin/quotas/{sub}"): "AdminFunction",
     ("GET", "/admin/health"): "AdminFunction",
 }
 DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}

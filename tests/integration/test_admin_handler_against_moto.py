@@ -183,3 +183,88 @@ def test_everyones_usage_is_reported_by_user_by_default(aws: EmulatedAws) -> Non
 )
 def test_a_bad_usage_query_is_400(aws: EmulatedAws, query: dict[str, str]) -> None:
     assert call("admin", usage_event(query))[0] == 400
+
+
+def admin_event(
+    method: str, route: str, path: str, *, body: Any = None, query: str = ""
+) -> dict[str, Any]:
+    """An IAM-authorised admin event for ``method route``, at ``path``."""
+    event = canonical("http_admin_get_health")
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {route}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["rawQueryString"] = query
+    if query:
+        event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+    name = route.rsplit("{", 1)[1].rstrip("}")
+    event["pathParameters"] = {name: path.rsplit("/", 1)[1]}
+    if body is not None:
+        event["headers"]["content-type"] = "application/json"
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def budgets(method: str, scope: str, **kwargs: Any) -> tuple[int, Any]:
+    return call(
+        "admin", admin_event(method, "/admin/budgets/{scope}", f"/admin/budgets/{scope}", **kwargs)
+    )
+
+
+def quotas(method: str, sub: str, **kwargs: Any) -> tuple[int, Any]:
+    return call(
+        "admin", admin_event(method, "/admin/quotas/{sub}", f"/admin/quotas/{sub}", **kwargs)
+    )
+
+
+def test_a_users_daily_budget_is_set_shown_and_removed(aws: EmulatedAws) -> None:
+    status, body = budgets("PUT", "user:ada", body={"period": "day", "soft_usd": 1, "hard_usd": 2})
+
+    assert status == 200
+    day = {b["period"]: b for b in body["budgets"]}["day"]
+    assert (day["soft_usd"], day["hard_usd"], day["source"]) == (1, 2, "admin")
+    assert day["spent_usd"] == 0 and day["resets_at"]
+    assert budgets("GET", "user:ada")[1] == body
+
+    status, after = budgets("DELETE", "user:ada", query="period=day")
+
+    assert status == 200
+    assert {b["period"]: b for b in after["budgets"]}["day"]["source"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("scope", "body", "query"),
+    [
+        ("everyone", {"period": "day", "hard_usd": 1}, ""),
+        ("user:", {"period": "day", "hard_usd": 1}, ""),
+        ("app", {"period": "week", "hard_usd": 1}, ""),
+        ("app", {"period": "day", "hard_usd": -1}, ""),
+        ("app", {"period": "day", "soft_usd": 5, "hard_usd": 1}, ""),
+        ("app", "{", ""),
+        ("app", None, "period=year"),
+    ],
+)
+def test_a_bad_budget_change_is_400(aws: EmulatedAws, scope: str, body: Any, query: str) -> None:
+    method = "DELETE" if body is None else "PUT"
+
+    status, answer = budgets(method, scope, body=body, query=query)
+
+    assert status == 400, answer
+
+
+def test_a_users_quota_is_set_shown_and_reset(aws: EmulatedAws) -> None:
+    status, body = quotas("PUT", "ada", body={"requests_per_minute": 30, "jobs_in_flight": 2})
+
+    assert status == 200
+    assert (body["requests_per_minute"], body["jobs_in_flight"], body["source"]) == (30, 2, "admin")
+    assert quotas("GET", "ada")[1] == body
+
+    status, after = quotas("DELETE", "ada")
+
+    assert (status, after["source"]) == (200, "default")
+
+
+@pytest.mark.parametrize(
+    "body", ['{"requests_per_minute": -1}', '{"jobs_in_flight": "many"}', '{"rpm": 3}', "[]"]
+)
+def test_a_bad_quota_change_is_400(aws: EmulatedAws, body: str) -> None:
+    assert quotas("PUT", "ada", body=body)[0] == 400
