@@ -119,6 +119,9 @@ def test_an_unknown_provider_is_404(aws: EmulatedAws) -> None:
         '{"price": {"kind": "per_second", "usd_per_s": -0.1, "typical_s": 5}}',
         '{"price": {"kind": "per_image", "prices": "cheap"}}',
         '{"price": "free"}',
+        # Hundreds of digits: more than a float holds.
+        '{"price": {"kind": "per_second", "usd_per_s": 1%s, "typical_s": 1}}' % ("0" * 400),
+        '{"weight": 1%s}' % ("0" * 400),
         '{"model": ""}',
         '{"model": "the local renderer runs no model"}',
         '{"model": "any-model"}',

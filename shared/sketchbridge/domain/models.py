@@ -436,8 +436,12 @@ def _finite_and_not_negative(value: Any, where: str) -> None:
     if isinstance(value, bool):
         return
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{where} must be a finite number of at least 0, not {value!r}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"{where} must be a finite number of at least 0, not {number!r}")
     elif isinstance(value, dict):
         for key, item in value.items():
             _finite_and_not_negative(item, f"{where}.{key}")
