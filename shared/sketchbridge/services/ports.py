@@ -442,6 +442,10 @@ class ProviderConfigStore(Protocol):
 
     def put(self, name: str, override: Mapping[str, Any]) -> None: ...
 
+    def clear(self, name: str) -> None:
+        """Drop the provider's override: its defaults apply again."""
+        ...
+
 
 class ConnectionPusher(Protocol):
     def push(self, connection_id: str, payload: bytes) -> bool:

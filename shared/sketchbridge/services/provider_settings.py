@@ -52,8 +52,12 @@ def change_provider_settings(
             deps.providers.resolve_model(name, model)
         except ValueError as exc:
             raise InvalidParamsError(f"{name} cannot run the model {model!r}: {exc}") from None
-    # Refuses (400, invalid_params) what does not apply to the provider's defaults.
-    deps.provider_config.put(name, override)
+    if override:
+        # Refuses (400, invalid_params) what does not apply to the provider's defaults.
+        deps.provider_config.put(name, override)
+    else:
+        # Every setting back to its default: no override is left to read.
+        deps.provider_config.clear(name)
     return _describe(deps, name, override)
 
 
