@@ -8,10 +8,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.models import JobMessage
-from sketchbridge.services.ports import QueueDepth
+from sketchbridge.services.ports import QueueBacklog
 
 # What GET /admin/health reports of each queue (approximations, as SQS says).
-_DEPTH_ATTRIBUTES = {
+_BACKLOG_ATTRIBUTES = {
     "visible": "ApproximateNumberOfMessages",
     "in_flight": "ApproximateNumberOfMessagesNotVisible",
     "delayed": "ApproximateNumberOfMessagesDelayed",
@@ -36,31 +36,31 @@ class SqsJobQueue:
             raise InternalError("The job queue is unavailable.") from exc
 
 
-class SqsQueueDepths:
+class SqsQueueBacklogs:
     """The job queues' backlog: one GetQueueAttributes per queue."""
 
     def __init__(self, client: Any, queue_urls: dict[str, str]) -> None:
         self._client = client
         self._queue_urls = {name: url for name, url in queue_urls.items() if url}
 
-    def depths(self) -> list[QueueDepth]:
-        return [self._depth(name, url) for name, url in self._queue_urls.items()]
+    def backlogs(self) -> list[QueueBacklog]:
+        return [self._backlog(name, url) for name, url in self._queue_urls.items()]
 
-    def _depth(self, name: str, url: str) -> QueueDepth:
+    def _backlog(self, name: str, url: str) -> QueueBacklog:
         try:
             response = self._client.get_queue_attributes(
-                QueueUrl=url, AttributeNames=list(_DEPTH_ATTRIBUTES.values())
+                QueueUrl=url, AttributeNames=list(_BACKLOG_ATTRIBUTES.values())
             )
         except (ClientError, BotoCoreError) as exc:
             # One unreadable queue must not hide the others, nor the providers' health.
-            return QueueDepth(name=name, error=f"The queue's depth is unavailable: {exc}")
+            return QueueBacklog(name=name, error=f"The queue's depth is unavailable: {exc}")
         attributes = response.get("Attributes", {})
 
         def count(field: str) -> int | None:
-            value = attributes.get(_DEPTH_ATTRIBUTES[field])
+            value = attributes.get(_BACKLOG_ATTRIBUTES[field])
             return int(value) if value is not None else None
 
-        return QueueDepth(
+        return QueueBacklog(
             name=name,
             visible=count("visible"),
             in_flight=count("in_flight"),

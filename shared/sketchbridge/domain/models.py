@@ -512,7 +512,7 @@ class ProviderHealthResponse(_Strict):
     retirement: Literal["ok", "flagged", "retired"] = "ok"
 
 
-class QueueDepthResponse(_Strict):
+class QueueBacklogResponse(_Strict):
     name: str
     visible: int | None = None
     in_flight: int | None = None
@@ -524,7 +524,7 @@ class QueueDepthResponse(_Strict):
 class AdminHealthResponse(_Strict):
     checked_at: datetime
     providers: list[ProviderHealthResponse]
-    queues: list[QueueDepthResponse]
+    queues: list[QueueBacklogResponse]
 
 
 UsageGroupBy = Literal["provider", "day", "month", "user"]

@@ -13,7 +13,7 @@ from sketchbridge.domain.models import (
     AdminHealthResponse,
     BreakerResponse,
     ProviderHealthResponse,
-    QueueDepthResponse,
+    QueueBacklogResponse,
 )
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_manager import ProviderManager
@@ -49,13 +49,13 @@ def admin_health(deps: Dependencies) -> AdminHealthResponse:
             )
         )
     queues = [
-        QueueDepthResponse(
-            name=depth.name,
-            visible=depth.visible,
-            in_flight=depth.in_flight,
-            delayed=depth.delayed,
-            error=depth.error,
+        QueueBacklogResponse(
+            name=backlog.name,
+            visible=backlog.visible,
+            in_flight=backlog.in_flight,
+            delayed=backlog.delayed,
+            error=backlog.error,
         )
-        for depth in deps.queue_depths.depths()
+        for backlog in deps.queue_backlogs.backlogs()
     ]
     return AdminHealthResponse(checked_at=checked_at, providers=providers, queues=queues)

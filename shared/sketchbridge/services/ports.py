@@ -136,7 +136,7 @@ class JobQueue(Protocol):
 
 
 @dataclass(frozen=True)
-class QueueDepth:
+class QueueBacklog:
     """One job queue's backlog as SQS approximates it; None where it could not be read."""
 
     name: str
@@ -146,14 +146,14 @@ class QueueDepth:
     error: str | None = None
 
 
-class QueueDepthReader(Protocol):
-    def depths(self) -> list[QueueDepth]:
+class QueueBacklogReader(Protocol):
+    def backlogs(self) -> list[QueueBacklog]:
         """Every job queue's depth; a queue that cannot be read says why, in its entry."""
         ...
 
 
-class NoQueueDepths:
-    def depths(self) -> list[QueueDepth]:
+class NoQueueBacklogs:
+    def backlogs(self) -> list[QueueBacklog]:
         return []
 
 
@@ -478,7 +478,7 @@ class Dependencies:
     metrics: MetricsRecorder = field(default_factory=NoMetrics)
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
     # The queues' backlog, for GET /admin/health; none known: nothing is reported.
-    queue_depths: QueueDepthReader = field(default_factory=NoQueueDepths)
+    queue_backlogs: QueueBacklogReader = field(default_factory=NoQueueBacklogs)
     # Budgets, quotas and reservations; None: nothing is limited (nor counted).
     budgets: BudgetStore | None = None
     # The app-wide budgets and per-user quotas that hold without an admin override.
