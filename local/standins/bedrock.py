@@ -83,6 +83,11 @@ DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
 }
 FALLBACK_ERROR = ("InternalServerException", "The server encountered an error.")
 _CORAL = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+# The stand-in's own price per image delivered (never Sketchbridge's table): pricing.md:58
+# "Stability control sketch via Bedrock (stability.stable-image-control-sketch-v1:0) |
+# $0.07 / image".
+USD_PER_IMAGE = {"stability.stable-image-control-sketch-v1:0": 0.07}
+DEFAULT_USD_PER_IMAGE = 0.07
 
 
 def create_app(
@@ -110,7 +115,7 @@ def create_app(
             sketch = _decoded_image(body["image"])
         except _MalformedInput as malformed:
             return bedrock_error(400, "ValidationException", str(malformed))
-        return await _answer(control.next_outcome(), body, sketch)
+        return await _answer(control.next_outcome(), body, sketch, control, model_id)
 
     async def get_foundation_model(request: Request) -> Response:
         model_id = request.path_params["model_id"]
@@ -137,7 +142,13 @@ def create_app(
     return Starlette(routes=[*routes, *control_routes(control)])
 
 
-async def _answer(outcome: dict[str, Any], body: dict[str, Any], sketch: Image.Image) -> Response:
+async def _answer(
+    outcome: dict[str, Any],
+    body: dict[str, Any],
+    sketch: Image.Image,
+    control: StandinControl,
+    model_id: str,
+) -> Response:
     if "status" in outcome:
         return scripted_response(outcome)
     if "delay_s" in outcome:
@@ -154,10 +165,19 @@ async def _answer(outcome: dict[str, Any], body: dict[str, Any], sketch: Image.I
     started = time.monotonic()
     image_b64, seed = await run_in_threadpool(_render, body, sketch)
     latency_ms = str(round((time.monotonic() - started) * 1000))
+    request_id = str(uuid.uuid4())
+    # Bedrock bills the Stability models per image delivered; a filtered answer delivers none.
+    control.bill(
+        request_id,
+        model=model_id,
+        usd=USD_PER_IMAGE.get(model_id, DEFAULT_USD_PER_IMAGE),
+        basis="per_image",
+        images=1,
+    )
     return _json(
         200,
         {"seeds": [seed], "finish_reasons": [None], "images": [image_b64]},
-        {"X-Amzn-Bedrock-Invocation-Latency": latency_ms},
+        {"X-Amzn-Bedrock-Invocation-Latency": latency_ms, "x-amzn-RequestId": request_id},
     )
 
 

@@ -4,7 +4,10 @@
                              generation requests, one each, before the mode applies
     POST /_control/mode      {"mode": "up" | "down" | "flaky", "failure_rate": 0.3}
     GET  /_control/requests  [{"method", "path", "time", "model"}, ...] every request received
-    POST /_control/reset     empty script, mode up, empty log
+    POST /_control/reset     empty script, mode up, empty log, nothing billed
+    GET  /_control/billing   {"calls": [{"id", "model", "usd", "basis", ...}], "total_usd"}:
+                             what the real provider would bill for each call so far, from
+                             the stand-in's own price constants (never Sketchbridge's table)
 
 An outcome is one of
     {"status": 429, "headers": {"retry-after": "2"}, "body": {...}}   answer exactly this
@@ -25,6 +28,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -71,6 +75,10 @@ class StandinControl:
     failure_rate: float = 0.0
     script: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # What each billable call would cost at the real provider, in the order they were made.
+    bills: list[dict[str, Any]] = field(default_factory=list)
+    # Stand-in state a reset also forgets (its predictions, say).
+    reset_hooks: list[Callable[[], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -107,6 +115,18 @@ class StandinControl:
                 }
             )
 
+    def bill(self, call_id: str, *, model: str, usd: float, basis: str, **facts: Any) -> None:
+        """Record what the real provider would charge for one call (``usd`` to a millionth)."""
+        with self._lock:
+            self.bills.append(
+                {"id": call_id, "model": model, "usd": round(usd, 6), "basis": basis, **facts}
+            )
+
+    def billing(self) -> dict[str, Any]:
+        with self._lock:
+            calls = [dict(call) for call in self.bills]
+        return {"calls": calls, "total_usd": round(sum(call["usd"] for call in calls), 6)}
+
     def set_script(self, outcomes: list[Any]) -> None:
         validated = [validate_outcome(outcome) for outcome in outcomes]
         with self._lock:
@@ -128,6 +148,10 @@ class StandinControl:
             self.mode = "up"
             self.failure_rate = 0.0
             self._random = random.Random(self.seed)
+            self.bills = []
+            hooks = list(self.reset_hooks)
+        for hook in hooks:
+            hook()
 
 
 def control_routes(control: StandinControl) -> list[Route]:
@@ -156,9 +180,13 @@ def control_routes(control: StandinControl) -> list[Route]:
         control.reset()
         return JSONResponse({"reset": True})
 
+    async def billing(_: Request) -> Response:
+        return JSONResponse(control.billing())
+
     return [
         Route("/_control/script", script, methods=["POST"]),
         Route("/_control/mode", mode, methods=["POST"]),
         Route("/_control/requests", requests, methods=["GET"]),
         Route("/_control/reset", reset, methods=["POST"]),
+        Route("/_control/billing", billing, methods=["GET"]),
     ]

@@ -52,7 +52,7 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
@@ -68,6 +68,7 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from sketchbridge.domain import clock
 from sketchbridge.providers.local_renderer import MAX_SIDE as RENDER_MAX_SIDE
 from sketchbridge.providers.local_renderer import MIN_SIDE as RENDER_MIN_SIDE
 from sketchbridge.providers.local_renderer import render_sketch
@@ -98,6 +99,31 @@ MAX_PARTIAL_IMAGES = 3
 # other sizes scale with their pixels, and each partial image costs 100 more.
 OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
 PARTIAL_IMAGE_TOKENS = 100
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """USD per million tokens: text in, image in, image out (the stand-in's own bill)."""
+
+    text_in: float
+    image_in: float
+    image_out: float
+
+
+# What OpenAI charges per million tokens, by model (../shared/providers/pricing.md).
+TOKEN_PRICES: Mapping[str, TokenPrices] = {
+    # pricing.md:26 "gpt-image-2, -2.5-sunburst/flare, -2.6-* | 1M tokens | text in $5 ·
+    # image in $8 · image out $30"
+    "gpt-image-2": TokenPrices(5.00, 8.00, 30.00),
+    # pricing.md:24 "gpt-image-1.5 tokens | 1M | text in $5 · text out $10 · image in $8 ·
+    # image out $32"
+    "gpt-image-1.5": TokenPrices(5.00, 8.00, 32.00),
+    # pricing.md:25 "gpt-image-1-mini ... image out $8/1M, image in $2.50/1M, text in $2/1M"
+    "gpt-image-1-mini": TokenPrices(2.00, 2.50, 8.00),
+    # pricing.md:17 "gpt-image-1 tokens | 1M tokens | text in $5.00 · image in $10.00 ·
+    # image out $40.00"
+    "gpt-image-1": TokenPrices(5.00, 10.00, 40.00),
+}
 INPUT_IMAGE_TOKENS = 323  # [?] per input image; the real count depends on its size
 RESOLVED_AUTO_QUALITY = "medium"  # [?] what "auto" turns into
 RENDER_STEPS = 12
@@ -218,7 +244,7 @@ def create_app(
             job = _validated(kind, model, fields, files)
         except _InvalidRequest as invalid:
             return _invalid(invalid, request_id)
-        return await _answer(control.next_outcome(), job, request_id, seconds_per_partial)
+        return await _answer(control.next_outcome(), job, request_id, seconds_per_partial, control)
 
     async def retrieve_model(request: Request) -> Response:
         request_id = f"req_{uuid.uuid4().hex}"
@@ -252,7 +278,11 @@ def create_app(
 
 
 async def _answer(
-    outcome: dict[str, Any], job: _Job, request_id: str, seconds_per_partial: float
+    outcome: dict[str, Any],
+    job: _Job,
+    request_id: str,
+    seconds_per_partial: float,
+    control: StandinControl,
 ) -> Response:
     if "status" in outcome:
         return scripted_response(outcome, request_id)
@@ -278,10 +308,54 @@ async def _answer(
     headers = _headers(request_id, processing_ms=round((time.monotonic() - started) * 1000))
     if job.stream:
         events = _stream_events(
-            job, images, aborted=aborted, seconds_per_partial=seconds_per_partial
+            job,
+            images,
+            aborted=aborted,
+            seconds_per_partial=seconds_per_partial,
+            bill=lambda usage, partials: _bill(control, request_id, job, usage, partials),
         )
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-    return JSONResponse(images_response(job, images.finals), headers=headers)
+    answer = images_response(job, images.finals)
+    _bill(control, request_id, job, answer["usage"], 0)
+    return JSONResponse(answer, headers=headers)
+
+
+def _bill(
+    control: StandinControl,
+    request_id: str,
+    job: _Job,
+    usage: Mapping[str, Any] | None,
+    partials_sent: int,
+) -> None:
+    """What OpenAI bills: the answer's usage tokens at the model's token prices; a stream that
+    broke off before its completed event (which alone carries usage), the previews it sent."""
+    rates = TOKEN_PRICES.get(job.model, TOKEN_PRICES["gpt-image-2"])
+    if usage is not None:
+        details = usage["input_tokens_details"]
+        usd = (
+            details["text_tokens"] * rates.text_in
+            + details["image_tokens"] * rates.image_in
+            + usage["output_tokens"] * rates.image_out
+        ) / 1_000_000
+        control.bill(
+            request_id,
+            model=job.model,
+            usd=usd,
+            basis="usage_tokens",
+            input_text_tokens=details["text_tokens"],
+            input_image_tokens=details["image_tokens"],
+            output_tokens=usage["output_tokens"],
+        )
+    elif partials_sent:
+        tokens = partials_sent * PARTIAL_IMAGE_TOKENS
+        control.bill(
+            request_id,
+            model=job.model,
+            usd=tokens * rates.image_out / 1_000_000,
+            basis="partial_images",
+            partial_images=partials_sent,
+            output_tokens=tokens,
+        )
 
 
 @dataclass(frozen=True)
@@ -318,7 +392,12 @@ def _draw(job: _Job, seed: int) -> Image.Image:
 
 
 async def _stream_events(
-    job: _Job, images: _Rendered, *, aborted: bool, seconds_per_partial: float
+    job: _Job,
+    images: _Rendered,
+    *,
+    aborted: bool,
+    seconds_per_partial: float,
+    bill: Callable[[Mapping[str, Any] | None, int], None],
 ) -> AsyncIterator[bytes]:
     common = {
         "size": job.size,
@@ -341,11 +420,13 @@ async def _stream_events(
         if aborted:
             break
     if aborted:
+        bill(None, min(1, len(images.partials)))
         # The spec's ErrorEvent: ``data`` is a bare Error object. [?] The images API's real
         # mid-stream error payload is not documented.
         yield sse_event("error", _error_body(*DEFAULT_ERRORS[500], param=None))
         return
     await asyncio.sleep(seconds_per_partial)
+    bill(_usage(job), 0)
     for final in images.finals:
         yield sse_event(
             f"{job.kind}.completed",
@@ -567,7 +648,7 @@ def _model_json(model: str) -> dict[str, Any]:
 
 def _check_model(model: str) -> None:
     stopped = SHUT_DOWN.get(model)
-    if stopped is not None and date.today() >= stopped:
+    if stopped is not None and clock.today() >= stopped:
         # [?] what the live API answers for a retired model is not documented; this is the
         # usual answer for a model that does not exist.
         raise _InvalidRequest(

@@ -119,6 +119,20 @@ OUTPUT_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jp
 PIL_FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG"}
 
 
+# The stand-in's own prices (../shared/providers/pricing.md), never Sketchbridge's table.
+# Official models, per output image: pricing.md:43 "flux-depth-dev ... | image | $0.025" and
+# :44 "flux-depth-pro | image | $0.05" stand for their canny siblings (pricing.md:45 [?]).
+OFFICIAL_USD_PER_IMAGE = {
+    "black-forest-labs/flux-canny-dev": 0.025,
+    "black-forest-labs/flux-canny-pro": 0.05,
+}
+DEFAULT_OFFICIAL_USD_PER_IMAGE = 0.025
+# Model versions (community models), per second of hardware: every version here "runs" on an
+# L40S, pricing.md:36 "Nvidia L40S | second | $0.000975".
+VERSION_HARDWARE = "gpu-l40s"
+VERSION_HARDWARE_USD_PER_S = 0.000975
+
+
 class InvalidInputError(ValueError):
     """A create request the model would refuse: answered 422."""
 
@@ -172,6 +186,9 @@ class Prediction:
     inline_output: bool
     created_at: datetime
     cancel_at: float | None  # monotonic
+    # How Replicate bills it: an official model per output image, a version per second.
+    billed_per: str = "image"
+    on_finish: Any = None  # called with the prediction once it reaches a final status
     status: str = "starting"
     logs: str = ""
     output: list[str] | None = None
@@ -188,6 +205,14 @@ class Prediction:
         self.completed_at = datetime.now(UTC)
         self.stop.set()
         self.finished.set()
+        if self.on_finish is not None:
+            self.on_finish(self)
+
+    def predict_time(self) -> float | None:
+        """metrics.predict_time: the seconds it ran (None if it never started running)."""
+        if self.completed_at is None or self.started_at is None:
+            return None
+        return round((self.completed_at - self.started_at).total_seconds(), 6)
 
     def expire_if_due(self) -> None:
         """Cancel-After: past it, a running prediction is canceled, a waiting one aborted."""
@@ -220,13 +245,43 @@ class Prediction:
             body["started_at"] = timestamp(self.started_at)
         if self.completed_at is not None:
             body["completed_at"] = timestamp(self.completed_at)
-            run_time = (self.completed_at - (self.started_at or self.created_at)).total_seconds()
             total = (self.completed_at - self.created_at).total_seconds()
-            body["metrics"] = {"predict_time": round(run_time, 6), "total_time": round(total, 6)}
+            body["metrics"] = {"total_time": round(total, 6)}
+            predict_time = self.predict_time()
+            if predict_time is not None:  # [?] a prediction that never ran reports none
+                body["metrics"]["predict_time"] = predict_time
         if self.cancel_at is not None:
             left = self.cancel_at - time.monotonic()
             body["deadline"] = timestamp(datetime.now(UTC) + timedelta(seconds=max(left, 0)))
         return body
+
+
+def bill(control: StandinControl, prediction: Prediction) -> None:
+    """What Replicate charges for a prediction that ended (replicate.com/docs/billing as
+    pricing.md:39 and :48 quote it): an official model its price per output image, whatever
+    the seconds; a model version its predict_time on its hardware, failed or canceled too."""
+    outputs = len(prediction.output or []) if prediction.status == "succeeded" else 0
+    if prediction.billed_per == "image":
+        usd_each = OFFICIAL_USD_PER_IMAGE.get(prediction.model, DEFAULT_OFFICIAL_USD_PER_IMAGE)
+        control.bill(
+            prediction.id,
+            model=prediction.model,
+            usd=outputs * usd_each,
+            basis="per_image",
+            images=outputs,
+            status=prediction.status,
+        )
+        return
+    seconds = prediction.predict_time() or 0.0
+    control.bill(
+        prediction.id,
+        model=prediction.model,
+        usd=seconds * VERSION_HARDWARE_USD_PER_S,
+        basis="predict_time",
+        predict_time=seconds,
+        hardware=VERSION_HARDWARE,
+        status=prediction.status,
+    )
 
 
 class ReplicateStandin:
@@ -482,6 +537,8 @@ async def create_prediction(
         inline_output=wait_s is not None,
         created_at=datetime.now(UTC),
         cancel_at=None if lifetime_s is None else time.monotonic() + lifetime_s,
+        billed_per="second" if versioned else "image",
+        on_finish=lambda ended: bill(standin.control, ended),
     )
     if wait_s is None:
         # Answered as created, before the model picks it up (recorded: "starting").

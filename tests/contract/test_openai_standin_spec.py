@@ -12,6 +12,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from referencing.jsonschema import DRAFT202012
 
 from local.standins.control import StandinControl
 from local.standins.openai import create_app
+from sketchbridge.domain.clock import pinned
 from tests.contract.conftest import Serve
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "providers"
@@ -230,7 +232,9 @@ def test_a_scripted_body_is_answered_exactly(base_url: str, control: StandinCont
 def test_bad_requests_answer_openai_error_bodies(
     base_url: str, headers: Any, form: dict[str, str], status: int, code: str | None
 ) -> None:
-    response = edit(base_url, headers=headers, **form)
+    # A day when gpt-image-1.5 still answered and gpt-image-1 no longer did.
+    with pinned(datetime(2026, 11, 25, tzinfo=UTC)):
+        response = edit(base_url, headers=headers, **form)
 
     assert response.status_code == status
     assert_matches("ErrorResponse", response.json())
@@ -238,9 +242,11 @@ def test_bad_requests_answer_openai_error_bodies(
 
 
 def test_a_missing_image_names_the_parameter(base_url: str) -> None:
-    response = httpx.post(
-        f"{base_url}/images/edits", headers=AUTH, data={"prompt": "x"}, files={"mask": b"x"}
-    )
+    # No model: the default, gpt-image-1.5, which answered until 2026-12-01.
+    with pinned(datetime(2026, 11, 25, tzinfo=UTC)):
+        response = httpx.post(
+            f"{base_url}/images/edits", headers=AUTH, data={"prompt": "x"}, files={"mask": b"x"}
+        )
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "image"

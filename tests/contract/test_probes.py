@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from openai.types import Model
 
 from local.standins import bedrock, openai, replicate
 from local.standins.control import StandinControl
+from sketchbridge.domain.clock import pinned
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.providers.base import ProbeableProvider
 from sketchbridge.providers.bedrock import BedrockConfig, BedrockProvider
@@ -178,11 +180,13 @@ def test_openai_probe_retrieves_the_configured_model(
 
 
 def test_openai_stand_in_answers_a_model_the_sdk_reads(openai_url: str) -> None:
-    answer = httpx.get(
-        f"{openai_url}/v1/models/gpt-image-1.5",
-        headers={"Authorization": f"Bearer {OPENAI_KEY}"},
-        timeout=10,
-    )
+    # A day when gpt-image-1.5 still answered, its shutdown announced.
+    with pinned(datetime(2026, 11, 25, tzinfo=UTC)):
+        answer = httpx.get(
+            f"{openai_url}/v1/models/gpt-image-1.5",
+            headers={"Authorization": f"Bearer {OPENAI_KEY}"},
+            timeout=10,
+        )
 
     model = Model.model_validate(answer.json())
     assert (model.id, model.object) == ("gpt-image-1.5", "model")

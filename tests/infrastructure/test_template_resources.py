@@ -310,6 +310,10 @@ def test_only_the_functions_that_bill_or_report_reach_the_ledger(
         "ProcessorFunction": {"DynamoDBCrudPolicy"},  # every billed call's entry
         "QueryFunction": {"DynamoDBReadPolicy"},  # GET /usage
         "AdminFunction": {"DynamoDBReadPolicy"},  # GET /admin/usage
+        # A job it fails carries what its calls were billed.
+        "DeadLetterFunction": {"DynamoDBReadPolicy"},
+        # ...and a follower it settles gets its (free) entry.
+        "SweepFunction": {"DynamoDBCrudPolicy"},
     }
 
 

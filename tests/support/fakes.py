@@ -209,7 +209,13 @@ class FakeJobStore:
             return True
 
     def fail_unchanged(
-        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        seq: int,
+        updated_at: str,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
         with self._lock:
             record = self.records.get(job_id)
@@ -222,6 +228,7 @@ class FakeJobStore:
                     "lease_expires_at": None,
                     "updated_at": updated_at,
                     "seq": seq + 1,
+                    **({"cost_usd": cost_usd} if cost_usd is not None else {}),
                 }
             )
             self.records[job_id] = failed
@@ -374,10 +381,12 @@ class FakeTokenVerifier:
 class FakeProvider:
     """A provider that fails with scripted errors first, then renders a flat image.
 
-    With ``predict_time_s`` set it bills like a time-billed Replicate model: every picture
-    reports that many seconds (``ProviderUsage.predict_time_s``) under a fresh provider-side
-    id, and so does a scripted ``ProviderError`` raised with ``usage=BILLED`` (a call that ran
-    and failed). ``billed`` keeps what it reported, for tests to price by their own rate.
+    It reports what it bills as real providers do (``ProviderUsage``, under a fresh
+    provider-side id per call): ``bills="seconds"`` like a time-billed Replicate model
+    (``predict_time_s`` per call, a failed call that ran included), ``bills="images"`` like
+    Bedrock (per picture delivered); None reports nothing. A scripted ``ProviderError``
+    raised with ``usage=BILLED`` is a failed call the provider still billed. ``billed``
+    keeps every usage it reported, for tests to price by their own rates.
     """
 
     name: str = "fake"
@@ -387,7 +396,8 @@ class FakeProvider:
     capabilities: ProviderCapabilities = LocalProvider.capabilities
     errors: list[ProviderError | Exception] = field(default_factory=list)
     calls: int = 0
-    predict_time_s: float | None = None
+    bills: Literal["seconds", "images"] | None = None
+    predict_time_s: float = 4.0
     billed: list[ProviderUsage] = field(default_factory=list)
 
     def _usage(self, images: int) -> ProviderUsage:
@@ -395,7 +405,7 @@ class FakeProvider:
             provider=self.name,
             model=self.model,
             images=images,
-            predict_time_s=self.predict_time_s,
+            predict_time_s=self.predict_time_s if self.bills == "seconds" else None,
             external_id=f"{self.name}-{self.calls}",
         )
         self.billed.append(usage)
@@ -418,7 +428,7 @@ class FakeProvider:
             height=request.height,
             model=self.model,
             seed=request.seed,
-            usage=self._usage(images=1) if self.predict_time_s is not None else None,
+            usage=self._usage(images=1) if self.bills is not None else None,
         )
 
 

@@ -41,16 +41,20 @@ def http_event(
     body: Any = None,
     user: str | None = "user-1",
     path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer passes it on."""
     import json
+    from urllib.parse import urlencode
 
     authorizer = {"jwt": {"claims": {"sub": user}, "scopes": None}} if user else {}
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": urlencode(query or {}),
+        # API Gateway joins a repeated parameter's values with commas.
+        **({"queryStringParameters": query} if query else {}),
         "headers": {"content-type": "application/json"},
         "pathParameters": path_parameters,
         "requestContext": {

@@ -209,22 +209,33 @@ class DynamoJobStore:
         return attributes is not None
 
     def fail_unchanged(
-        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        seq: int,
+        updated_at: str,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
+        values: dict[str, Any] = {
+            ":failed": JobStatus.FAILED.value,
+            ":error": error.model_dump(mode="json"),
+            ":updated": updated_at,
+            ":seen": seq,
+            ":succeeded": JobStatus.SUCCEEDED.value,
+            ":canceled": JobStatus.CANCELED.value,
+            ":one": 1,
+        }
+        cost = ""
+        if cost_usd is not None:
+            cost = ", cost_usd = :cost"
+            values[":cost"] = cost_usd
         attributes = self._update_if(
             job_id,
             update="SET #status = :failed, #error = :error, updated_at = :updated, "
-            "seq = seq + :one REMOVE lease_expires_at",
+            f"seq = seq + :one{cost} REMOVE lease_expires_at",
             condition="seq = :seen AND NOT #status IN (:succeeded, :failed, :canceled)",
-            values={
-                ":failed": JobStatus.FAILED.value,
-                ":error": error.model_dump(mode="json"),
-                ":updated": updated_at,
-                ":seen": seq,
-                ":succeeded": JobStatus.SUCCEEDED.value,
-                ":canceled": JobStatus.CANCELED.value,
-                ":one": 1,
-            },
+            values=values,
             names={"#error": "error"},
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None

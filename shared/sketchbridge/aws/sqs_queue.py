@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,6 +36,51 @@ class SqsJobQueue:
             self._client.send_message(QueueUrl=url, MessageBody=message.model_dump_json())
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The job queue is unavailable.") from exc
+
+
+# A queue's depth is read at most this often per instance: an ETA needs a rough figure, and a
+# call per request would add an SQS round trip to every submit and quote.
+QUEUE_DEPTH_TTL_S = 30.0
+
+
+class SqsQueueDepth:
+    """``ApproximateNumberOfMessages`` of each priority's queue, cached for ``ttl_s``.
+
+    Needs ``sqs:GetQueueAttributes`` on the queues. A failed read (no permission, an outage)
+    keeps the last figure, or 0: an estimate never fails the request that asked for it.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        queue_urls: Mapping[str, str],
+        *,
+        ttl_s: float = QUEUE_DEPTH_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._queue_urls = {priority: url for priority, url in queue_urls.items() if url}
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._read: dict[str, tuple[float, int]] = {}
+
+    def jobs_waiting(self, priority: Literal["interactive", "batch"] = "interactive") -> int:
+        url = self._queue_urls.get(priority)
+        if url is None:
+            return 0
+        now = self._clock()
+        last = self._read.get(priority)
+        if last is not None and now - last[0] < self._ttl_s:
+            return last[1]
+        try:
+            answer = self._client.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            depth = max(int(answer["Attributes"]["ApproximateNumberOfMessages"]), 0)
+        except (ClientError, BotoCoreError, KeyError, TypeError, ValueError):
+            depth = last[1] if last is not None else 0
+        self._read[priority] = (now, depth)
+        return depth
 
 
 class SqsQueueBacklogs:

@@ -1,7 +1,9 @@
 """The cost ledger's entries and the exact arithmetic of money.
 
 One ``LedgerRecord`` per billable provider call (a failed call the provider still billed
-included) and one per cache hit (cost 0, saving what the original call cost). Amounts are
+included), one per cache hit (cost 0, saving what the original job cost) and one per job that
+followed an identical job in flight and took its picture (``joined``: cost 0, saving what the
+job it followed cost). Amounts are
 integer micro-dollars (``usd_to_micros``): sums of floats drift, sums of integers do not, so
 the ledger's total and the sum of jobs' ``cost_usd`` agree to the micro-dollar.
 
@@ -11,6 +13,7 @@ so recording it twice (an SQS redelivery, a resumed provider-side job) is record
     call#<provider>#<provider's id>        a call the provider named (prediction, request id)
     call#<delivery>#<hop>                  a call it did not name: this delivery's n-th hop
     cache_hit                              the job was answered from the cache
+    joined                                 the job took the picture of the job it followed
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sketchbridge.domain.billing import ActualCost
 
 MICROS_PER_USD = 1_000_000
 
-LedgerKind = Literal["call", "cache_hit"]
+LedgerKind = Literal["call", "cache_hit", "joined"]
 
 
 def usd_to_micros(usd: float) -> int:
@@ -43,6 +46,7 @@ def call_entry_id(provider: str, *, external_id: str | None, delivery: int, hop_
 
 
 CACHE_HIT_ENTRY_ID = "cache_hit"
+JOINED_ENTRY_ID = "joined"
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ class LedgerRecord:
     images: int  # pictures delivered by this entry (a failed call delivers none)
     quoted_micros: int | None  # the job's quote (None: the call was not the quoted provider)
     actual_micros: int  # what was billed; 0 for a cache hit
-    saved_micros: int  # a cache hit: what the original call cost; else 0
-    basis: str  # ActualCost.basis, or "cache_hit"
+    saved_micros: int  # a cache hit or a join: what the original job cost; else 0
+    basis: str  # ActualCost.basis, or "cache_hit" / "joined"
     price_version: str
     detail: str  # one line a human can check
     at: str  # ISO 8601 UTC
@@ -140,6 +144,38 @@ def cache_hit_entry(
         basis="cache_hit",
         price_version="none",
         detail=f"served from the cache; the original call cost ${saved_usd:.6f}",
+        at=at,
+    )
+
+
+def joined_entry(
+    *,
+    user_id: str,
+    job_id: str,
+    fingerprint: str,
+    provider: str,
+    model: str,
+    leader_job_id: str,
+    saved_usd: float,
+    at: str,
+) -> LedgerRecord:
+    """The entry of a job that followed an identical one in flight and took its picture."""
+    return LedgerRecord(
+        entry_id=JOINED_ENTRY_ID,
+        kind="joined",
+        user_id=user_id,
+        job_id=job_id,
+        fingerprint=fingerprint,
+        provider=provider,
+        model=model,
+        outcome="ok",
+        images=1,
+        quoted_micros=0,
+        actual_micros=0,
+        saved_micros=usd_to_micros(saved_usd),
+        basis="joined",
+        price_version="none",
+        detail=f"took the picture of job {leader_job_id}, which cost ${saved_usd:.6f}",
         at=at,
     )
 

@@ -8,14 +8,24 @@ Three shapes cover the providers we call:
     PerToken    output tokens per picture, by size and quality, × $/token, plus the tokens
                 each streamed partial image adds
 
-Prices are configuration: ``DEFAULT_PRICES`` are the defaults in code, each number citing its
-line in ``../shared/providers/pricing.md``; an admin overrides one in the providers table with
-the dictionary ``price_model_to_dict`` writes and ``price_model_from_dict`` reads.
+Prices are configuration: ``PRICE_TABLE`` (provider → model → price, versioned by
+``PRICE_TABLE_VERSION``) is the default in code, each number citing its line in
+``../shared/providers/pricing.md``, and says how each model is billed (Replicate's official
+models per image, community versions per second of hardware); ``DEFAULT_PRICES`` are its
+prices for each provider's default model. An admin overrides a provider's price in the
+providers table with the dictionary ``price_model_to_dict`` writes and ``price_model_from_dict``
+reads.
+
+A quote (``estimate_cost``) is what the table predicts before a call; the actual cost
+(``actual_cost``) prices what the provider reported after it (``ProviderUsage``), and says on
+what basis and by which prices (the table's version, or ``"override"``).
 
 How to use::
 
     cost = estimate_cost(DEFAULT_PRICES["openai"], width=1024, height=1024, steps=20,
                          quality="medium")        # 0.03768 (USD)
+    price, version = billing_price("replicate", usage.model, override=admins_price_or_none)
+    actual_cost(usage, price, version=version)    # ActualCost(usd, basis, price_version, detail)
 
 A quality the table does not know is priced as the table's dearest row, and a size as the
 row nearest in aspect ratio, then in pixels: a quote may overshoot, never undershoot the
@@ -274,7 +284,7 @@ _BEDROCK_SKETCH_USD_PER_IMAGE = 0.07
 PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
     {
         # Renders inside our own function: no provider bills for it.
-        "local": MappingProxyType({"local-renderer": PerImage.flat(0.0)}),
+        "local": MappingProxyType({"sketchbridge-local-renderer-1": PerImage.flat(0.0)}),
         "replicate": MappingProxyType(
             {
                 # official: per image
@@ -311,7 +321,7 @@ PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
 # The model each provider is configured with by default; its price is the provider's default.
 DEFAULT_MODELS: Mapping[str, str] = MappingProxyType(
     {
-        "local": "local-renderer",
+        "local": "sketchbridge-local-renderer-1",
         "replicate": "black-forest-labs/flux-canny-dev",
         "openai": "gpt-image-2",
         "bedrock": "stability.stable-image-control-sketch-v1:0",

@@ -45,6 +45,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
@@ -210,11 +211,25 @@ class BedrockProvider:
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         body = json.dumps(request_body(request)).encode("utf-8")
         on_progress(ProgressUpdate(step=0, total_steps=1, message="Drawing on Amazon Bedrock…"))
-        payload = self._invoke(body, plan_call(request.timeout_s, self.config))
+        payload, request_id = self._invoke(body, plan_call(request.timeout_s, self.config))
         image_png, width, height, seed = _picture_from(payload)
         on_progress(ProgressUpdate(step=1, total_steps=1, message="Picture ready."))
         return ProviderResult(
-            image_png=image_png, width=width, height=height, model=self.model, seed=seed
+            image_png=image_png,
+            width=width,
+            height=height,
+            model=self.model,
+            seed=seed,
+            # Bedrock bills Stability's models per image delivered; InvokeModel reports no
+            # other measure (the answer's JSON has images, seeds and finish_reasons only).
+            usage=ProviderUsage(
+                provider=PROVIDER_NAME,
+                model=self.model,
+                images=1,
+                width=width,
+                height=height,
+                external_id=request_id,
+            ),
         )
 
     def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
@@ -239,7 +254,8 @@ class BedrockProvider:
                 self._control_clients[timeout_s] = client
             return client
 
-    def _invoke(self, body: bytes, plan: CallPlan) -> Any:
+    def _invoke(self, body: bytes, plan: CallPlan) -> tuple[Any, str | None]:
+        """(the model's JSON answer, Bedrock's request id)."""
         # Imported here, not at the top: botocore is only loaded once Bedrock is used.
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -253,8 +269,9 @@ class BedrockProvider:
             raw = response["body"].read()
         except (BotoCoreError, ClientError) as exc:
             raise bedrock_error(exc) from exc
+        request_id = response.get("ResponseMetadata", {}).get("RequestId")
         try:
-            return json.loads(raw)
+            return json.loads(raw), str(request_id) if request_id else None
         except ValueError as exc:  # not JSON, or not UTF-8
             raise _error("UnreadableAnswer", "") from exc
 

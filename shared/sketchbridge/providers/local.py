@@ -7,6 +7,7 @@ step), strength and size like a real provider.
 
 from __future__ import annotations
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
     DEFAULT_PROBE_TIMEOUT_S,
@@ -64,4 +65,11 @@ class LocalProvider:
             height=image.height,
             model=self.model,
             seed=request.seed,
+            usage=ProviderUsage(
+                provider=self.name,
+                model=self.model,
+                images=1,
+                width=image.width,
+                height=image.height,
+            ),
         )

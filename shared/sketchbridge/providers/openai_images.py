@@ -33,6 +33,12 @@ what is left of ``request.timeout_s``, which is the whole budget: past it the st
 (OpenAI has no cancel endpoint; closing the connection is how a stream is abandoned) and
 ``ProviderTimeoutError`` is raised.
 
+Billing. OpenAI bills tokens: ``result.usage`` carries the completed event's ``usage`` (input
+text and image tokens, output tokens, the partial images' tokens included by OpenAI) and the
+``x-request-id``; ``openai_usage`` reads a non-streamed ``ImagesResponse.usage`` the same way.
+A stream that ends without its completed event reports no usage, so the error's ``usage``
+counts the previews it sent (each billed as 100 output tokens, pricing.md), or is None if none.
+
 Errors: ``openai_error`` is the one table that turns every SDK exception and every error event
 in the stream into Sketchbridge's error tree.
 
@@ -71,6 +77,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
@@ -281,14 +288,18 @@ class OpenAIProvider:
         total = self._config.partial_images + 1
         on_progress(ProgressUpdate(0, total, _opening_message(request, self.model, width, height)))
         client = self._client_for(key)
+        tally = _StreamTally()
         try:
             picture = self._stream_picture(
-                client, request, sketch_png, f"{width}x{height}", deadline, on_progress
+                client, request, sketch_png, f"{width}x{height}", deadline, on_progress, tally
             )
         except _DeadlinePassed:
-            raise _timed_out(request.timeout_s) from None
+            raise _timed_out(request.timeout_s).with_usage(self._broken_off(tally)) from None
         except (_StreamFailure, _openai_errors()) as exc:
-            raise self._error(exc, request.timeout_s) from exc
+            error = self._error(exc, request.timeout_s)
+            if isinstance(error, ProviderError):
+                error.with_usage(self._broken_off(tally))
+            raise error from exc
         image_png, picture_width, picture_height = _png_of(picture)
         on_progress(ProgressUpdate(total, total, "OpenAI finished the picture."))
         return ProviderResult(
@@ -297,6 +308,28 @@ class OpenAIProvider:
             height=picture_height,
             model=self.model,
             seed=None,
+            usage=openai_usage(
+                tally.usage,
+                model=self.model,
+                images=1,
+                width=picture_width,
+                height=picture_height,
+                quality=tally.quality or self._config.quality,
+                partial_images=tally.partial_images,
+                external_id=tally.request_id,
+            ),
+        )
+
+    def _broken_off(self, tally: _StreamTally) -> ProviderUsage | None:
+        """What a stream that ended without its picture was billed: the previews it sent
+        (usage comes only with the completed event); nothing if it sent none."""
+        if tally.partial_images == 0:
+            return None
+        return ProviderUsage(
+            provider=PROVIDER_NAME,
+            model=self.model,
+            partial_images=tally.partial_images,
+            external_id=tally.request_id,
         )
 
     def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
@@ -335,8 +368,10 @@ class OpenAIProvider:
         size: str,
         deadline: float,
         on_progress: ProgressCallback,
+        tally: _StreamTally,
     ) -> bytes:
-        """The final picture's bytes, streamed; partial images reported on the way."""
+        """The final picture's bytes, streamed; partial images reported on the way, and
+        counted with the completed event's usage in ``tally``."""
         import openai
 
         config = self._config
@@ -376,7 +411,8 @@ class OpenAIProvider:
             # Once the answer streams, a failure is final for this call: a new attempt would
             # be billed again and replay the previews from the start.
             with stream:
-                return _read_stream(stream, config.partial_images, deadline, on_progress)
+                tally.request_id = _request_id(stream)
+                return _read_stream(stream, config.partial_images, deadline, on_progress, tally)
 
     def _pause_before_retry(
         self, exc: Exception, attempt: int, deadline: float, timeout_s: float
@@ -440,15 +476,80 @@ def _opening_message(request: ProviderRequest, model: str, width: int, height: i
     )
 
 
+@dataclass
+class _StreamTally:
+    """What one stream said about its billing: the completed event's usage (and the quality
+    ``auto`` became), the previews sent before it, and OpenAI's id for the request."""
+
+    usage: Any = None
+    quality: str | None = None
+    partial_images: int = 0
+    request_id: str | None = None
+
+
+def _request_id(stream: Any) -> str | None:
+    response = getattr(stream, "response", None)
+    value = response.headers.get("x-request-id") if response is not None else None
+    return str(value) if value else None
+
+
+def openai_usage(
+    usage: Any,
+    *,
+    model: str,
+    images: int,
+    width: int | None = None,
+    height: int | None = None,
+    quality: str | None = None,
+    partial_images: int = 0,
+    external_id: str | None = None,
+) -> ProviderUsage:
+    """``ProviderUsage`` from OpenAI's ``ImagesUsage`` (a non-streamed response's ``usage`` or
+    the completed event's, as the SDK's model or a plain dict). Its ``output_tokens`` already
+    count the partial images' tokens; a missing usage leaves the tokens None."""
+
+    def read(source: Any, name: str) -> Any:
+        if isinstance(source, Mapping):
+            return source.get(name)
+        return getattr(source, name, None)
+
+    def count(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    details = read(usage, "input_tokens_details") if usage is not None else None
+    return ProviderUsage(
+        provider=PROVIDER_NAME,
+        model=model,
+        images=images,
+        input_tokens=count(read(usage, "input_tokens")) if usage is not None else None,
+        output_tokens=count(read(usage, "output_tokens")) if usage is not None else None,
+        input_text_tokens=count(read(details, "text_tokens")) if details is not None else None,
+        input_image_tokens=count(read(details, "image_tokens")) if details is not None else None,
+        width=width,
+        height=height,
+        quality=quality,
+        partial_images=partial_images,
+        external_id=external_id,
+    )
+
+
 def _read_stream(
-    stream: Iterable[Any], partial_images: int, deadline: float, on_progress: ProgressCallback
+    stream: Iterable[Any],
+    partial_images: int,
+    deadline: float,
+    on_progress: ProgressCallback,
+    tally: _StreamTally,
 ) -> bytes:
     total = partial_images + 1
     for event in stream:
         kind = str(getattr(event, "type", ""))
         if kind.endswith(".completed"):
+            tally.usage = getattr(event, "usage", None)
+            quality = getattr(event, "quality", None)
+            tally.quality = quality if isinstance(quality, str) else None
             return _decoded(str(event.b64_json))
         if kind.endswith(".partial_image"):
+            tally.partial_images += 1
             index = int(event.partial_image_index)
             on_progress(
                 ProgressUpdate(

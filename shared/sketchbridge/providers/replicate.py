@@ -34,6 +34,13 @@ final status, turning each new tqdm step in the logs into a progress event; past
 cancel and raise ``ProviderTimeoutError``. Outputs expire after an hour, so the image is
 fetched at once and handed on as PNG bytes.
 
+Billing. ``result.usage`` carries the prediction's id, outputs and ``metrics.predict_time``
+(the final prediction's: a held answer that was still "processing" is read once more). A
+failure whose prediction ran (failed, or canceled at our deadline: the cancel answer carries
+its predict_time) carries that usage on the error, since a model version bills its seconds
+whatever the outcome; one that never ran (aborted, refused at create) carries none. Whether
+the model bills by image or by second is the price table's to say (``domain/pricing.py``).
+
 Configuration (environment, all optional):
 
     REPLICATE_MODEL              owner/name            black-forest-labs/flux-canny-dev
@@ -67,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
@@ -220,6 +228,7 @@ class ReplicateProvider:
         sketch_png = encode_png(
             ImageOps.pad(request.sketch, (request.width, request.height), color=(255, 255, 255))
         )
+        session: _ReplicateSession | None = None
         try:
             with _ReplicateSession(self._config, token, budget) as session:
                 control_image = self._control_image(session, sketch_png)
@@ -227,14 +236,46 @@ class ReplicateProvider:
                     session, request, control_image, budget, on_progress
                 )
                 image = session.download(_first_output_url(prediction))
+                prediction = session.finished(prediction)
         except _translatable_failures() as exc:
-            raise translate_failure(exc, model=self.model, budget=budget) from exc
+            error = translate_failure(exc, model=self.model, budget=budget)
+            if isinstance(error, ProviderError) and session is not None:
+                error.with_usage(self._billed_failure(session.latest))
+            raise error from exc
         return ProviderResult(
             image_png=_as_png(image, request.width, request.height),
             width=request.width,
             height=request.height,
             model=self.model,
             seed=request.seed,
+            usage=self._usage(prediction, request),
+        )
+
+    def _usage(self, prediction: _Prediction, request: ProviderRequest) -> ProviderUsage:
+        """What Replicate reports for the prediction: its outputs and ``metrics.predict_time``
+        (absent if it was not final yet; the actual cost then says it is estimated)."""
+        return ProviderUsage(
+            provider=PROVIDER_NAME,
+            model=self.model,
+            images=prediction.output_count,
+            predict_time_s=prediction.predict_time_s,
+            external_id=prediction.id,
+            width=request.width,
+            height=request.height,
+        )
+
+    def _billed_failure(self, prediction: _Prediction | None) -> ProviderUsage | None:
+        """What a failed call was billed: a prediction that ran (failed, canceled at our
+        deadline) reports its predict_time, which a time-billed model bills; one that never
+        ran (aborted, refused at create) bills nothing."""
+        if prediction is None or prediction.predict_time_s is None:
+            return None
+        return ProviderUsage(
+            provider=PROVIDER_NAME,
+            model=self.model,
+            images=prediction.output_count,
+            predict_time_s=prediction.predict_time_s,
+            external_id=prediction.id,
         )
 
     def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:
@@ -281,7 +322,10 @@ class ReplicateProvider:
             prediction = session.get(resume_id)
         except _translatable_failures():
             return None
-        return prediction if _resumable(prediction) else None
+        if not _resumable(prediction):
+            session.latest = None  # billed to the delivery that ran it, not to this call
+            return None
+        return prediction
 
     def _run_to_the_end(
         self,
@@ -338,6 +382,7 @@ class _Prediction:
     logs: str
     output: Any
     error: str | None
+    predict_time_s: float | None = None  # metrics.predict_time, once the prediction is final
 
     @classmethod
     def from_json(cls, payload: Any) -> _Prediction:
@@ -347,13 +392,27 @@ class _Prediction:
         if not isinstance(prediction_id, str) or not isinstance(status, str):
             raise _UnexpectedAnswerError("a prediction has a string id and status")
         logs, error = payload.get("logs"), payload.get("error")
+        metrics = payload.get("metrics")
+        predict_time = metrics.get("predict_time") if isinstance(metrics, dict) else None
         return cls(
             id=prediction_id,
             status=status,
             logs=logs if isinstance(logs, str) else "",
             output=payload.get("output"),
             error=None if error is None else str(error),
+            predict_time_s=(
+                float(predict_time)
+                if isinstance(predict_time, int | float) and not isinstance(predict_time, bool)
+                else None
+            ),
         )
+
+    @property
+    def output_count(self) -> int:
+        """Pictures the prediction produced (what an official model bills by)."""
+        if isinstance(self.output, list):
+            return sum(1 for item in self.output if isinstance(item, str))
+        return 1 if isinstance(self.output, str) else 0
 
     @property
     def has_output(self) -> bool:
@@ -576,6 +635,24 @@ class _ReplicateSession:
         # The SDK's own httpx client: base URL, Authorization, user agent, retry transport.
         self._http: httpx.Client = self._client._client
         self._api_host = urllib.parse.urlsplit(str(self._http.base_url)).hostname
+        # The last state Replicate reported of our prediction: what a failure was billed.
+        self.latest: _Prediction | None = None
+
+    def _seen(self, prediction: _Prediction) -> _Prediction:
+        self.latest = prediction
+        return prediction
+
+    def finished(self, prediction: _Prediction) -> _Prediction:
+        """The prediction in its final state, which alone carries ``metrics.predict_time``: a
+        held answer comes "processing" with its output, so it is read once more. If that read
+        fails or it is still not final, the prediction as it was (the cost is then estimated)."""
+        if prediction.status in _FINAL_STATUSES:
+            return prediction
+        try:
+            final = self.get(prediction.id)
+        except _translatable_failures():
+            return prediction
+        return final if final.status in _FINAL_STATUSES else prediction
 
     def __enter__(self) -> _ReplicateSession:
         return self
@@ -592,7 +669,7 @@ class _ReplicateSession:
             headers["Prefer"] = f"wait={wait_s}"
             read_s = wait_s + _WAIT_ANSWER_GRACE_S
         response = self._http.post(path, json=body, headers=headers, timeout=self._timeout(read_s))
-        return _Prediction.from_json(_json_of(response))
+        return self._seen(_Prediction.from_json(_json_of(response)))
 
     def look_up_model(self, model: str) -> None:
         """The model's page exists and is ours to run (an error answer raises)."""
@@ -603,7 +680,7 @@ class _ReplicateSession:
     def get(self, prediction_id: str) -> _Prediction:
         path = f"/v1/predictions/{prediction_id}"
         timeout = self._timeout(self._config.read_timeout_s)
-        return _Prediction.from_json(_json_of(self._http.get(path, timeout=timeout)))
+        return self._seen(_Prediction.from_json(_json_of(self._http.get(path, timeout=timeout))))
 
     def _timeout(self, read_s: float) -> httpx.Timeout:
         """Timeouts for a call that must end with the budget (the transport adds only grace)."""
@@ -613,9 +690,14 @@ class _ReplicateSession:
         return httpx.Timeout(min(read_s, left), connect=min(self._config.connect_timeout_s, left))
 
     def cancel_quietly(self, prediction_id: str) -> None:
-        """Stop the billing if we can; Cancel-After ends it at the deadline if we cannot."""
+        """Stop the billing if we can; Cancel-After ends it at the deadline if we cannot.
+        The answer is the canceled prediction, with the predict_time it was billed."""
         try:
-            self._http.post(f"/v1/predictions/{prediction_id}/cancel").raise_for_status()
+            self._seen(
+                _Prediction.from_json(
+                    _json_of(self._http.post(f"/v1/predictions/{prediction_id}/cancel"))
+                )
+            )
         except _translatable_failures():
             pass
 

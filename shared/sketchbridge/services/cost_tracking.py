@@ -17,6 +17,7 @@ from sketchbridge.domain.ledger import (
     cache_hit_entry,
     call_entry,
     call_entry_id,
+    joined_entry,
     micros_to_usd,
 )
 from sketchbridge.domain.models import CacheRecord, JobRecord
@@ -90,6 +91,28 @@ def record_cache_hit(record: JobRecord, cached: CacheRecord, deps: Dependencies)
         deps.metrics.add(metrics.CACHE_HIT, 1)
         deps.metrics.add(metrics.PROVIDER_COST_SAVED, cached.cost_usd)
         deps.metrics.add(metrics.CACHED_BYTES_SERVED, cached.bytes)
+
+
+def record_joined(
+    job: JobRecord, *, leader_job_id: str, provider: str, model: str, deps: Dependencies
+) -> None:
+    """``job`` took the picture another job paid for: nothing billed, that job's cost saved.
+
+    Call it once the job's adoption of the picture was written. What was saved is read from
+    the ledger (the other job's entries), so it is right even before that job is written.
+    """
+    deps.ledger.record(
+        joined_entry(
+            user_id=job.user_id,
+            job_id=job.id,
+            fingerprint=job.fingerprint,
+            provider=provider,
+            model=model,
+            leader_job_id=leader_job_id,
+            saved_usd=job_cost_usd(leader_job_id, deps),
+            at=deps.clock().isoformat(),
+        )
+    )
 
 
 def job_cost_usd(job_id: str, deps: Dependencies, *, known: Iterable[LedgerRecord] = ()) -> float:

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import JobStatus
+from sketchbridge.services.cost_tracking import job_cost_usd
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.reservations import settle_job
@@ -38,7 +39,14 @@ def handle_dead_letter(job_id: str, *, deps: Dependencies) -> DeadLetterOutcome:
         # Should that delivery die, the sweep finds the job once its lease has run out.
         return DeadLetterOutcome.STILL_RUNNING
     error = gave_up(DEAD_LETTER_MESSAGE)
-    stored = deps.jobs.fail(job_id, error, updated_at=now.isoformat(), hops=record.hops)
+    stored = deps.jobs.fail(
+        job_id,
+        error,
+        updated_at=now.isoformat(),
+        hops=record.hops,
+        # Its deliveries may have been billed before they died: the job says what it cost.
+        cost_usd=job_cost_usd(job_id, deps),
+    )
     if stored is None:
         return DeadLetterOutcome.ALREADY_DONE  # it ended between our read and our write
     deps.metrics.add(metrics.JOB_DEAD_LETTERED, 1)

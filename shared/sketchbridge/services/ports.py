@@ -88,9 +88,18 @@ class JobStore(Protocol):
         ...
 
     def fail_unchanged(
-        self, job_id: str, error: ErrorInfo, *, seq: int, updated_at: str
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        seq: int,
+        updated_at: str,
+        cost_usd: float | None = None,
     ) -> JobRecord | None:
-        """Mark a job failed unless its seq moved on (or it ended); the stored record."""
+        """Mark a job failed unless its seq moved on (or it ended); the stored record.
+
+        ``cost_usd``: what its calls were billed although it failed (None: left as it is).
+        """
         ...
 
 
@@ -133,6 +142,20 @@ class JobQueue(Protocol):
     ) -> None:
         """Queue the job on the queue of its priority."""
         ...
+
+
+class QueueDepth(Protocol):
+    def jobs_waiting(self, priority: Literal["interactive", "batch"] = "interactive") -> int:
+        """About how many jobs wait, not yet picked up, in the queue of ``priority``: an ETA's
+        input, read from a cache (never a call per request), 0 when unknown."""
+        ...
+
+
+class NoQueueDepth:
+    """No queue to ask (tests, tools): nothing is ever ahead."""
+
+    def jobs_waiting(self, priority: Literal["interactive", "batch"] = "interactive") -> int:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -490,6 +513,8 @@ class Dependencies:
     text_detector: TextDetector | None = None
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
+    # How many jobs wait ahead of a new one, for its ETA (ProviderManager.quotes).
+    queue_depth: QueueDepth = field(default_factory=NoQueueDepth)
     result_url_ttl_seconds: int = 3600
     job_ttl_days: int = 30
     connection_ttl_hours: int = 2

@@ -33,7 +33,7 @@ from sketchbridge.domain.models import (
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
-from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd
+from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
@@ -141,7 +141,15 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
         )
     )
     for follower_id in deps.cache.finish_flight(finished.fingerprint, finished.id):
-        deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
+        adopted = deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
+        if adopted is not None:
+            record_joined(
+                adopted,
+                leader_job_id=finished.id,
+                provider=finished.provider or finished.provider_requested,
+                model=finished.model or "",
+                deps=deps,
+            )
 
 
 def _render(
@@ -192,7 +200,7 @@ def _render(
     result_key = f"results/{record.fingerprint}.png"
     earlier = _result_of_an_earlier_delivery(record, result_key, deps)
     if earlier is not None:
-        return _complete(
+        done = _complete(
             record,
             earlier,
             result_key,
@@ -201,6 +209,16 @@ def _render(
             hops=hops,
             cost_usd=job_cost_usd(record.id, deps),
         )
+        if done is not None and earlier.job_id != record.id:
+            # The picture an identical job paid for: this one cost nothing, and says so.
+            record_joined(
+                done,
+                leader_job_id=earlier.job_id,
+                provider=earlier.provider,
+                model=earlier.model,
+                deps=deps,
+            )
+        return done
 
     # A provider-side job an earlier delivery started (and may have paid for) is
     # followed, not started again; its provider goes first.

@@ -6,7 +6,11 @@ skipped; a call that shows no sign of life by its first-byte deadline is
 abandoned; a short Retry-After is honoured once on the same provider. Only
 failures failover can help with move on (never a policy refusal, unless an
 admin allows it). Every hop is reported, for the job record, the metrics and
-the status frame the user sees ("replicate is rate-limited, trying openai").
+the status frame the user sees ("replicate is rate-limited, trying openai"),
+with what the provider billed for it (``Hop.usage``: the result's usage, or a
+failed call's that was billed all the same), so the ledger has one line per
+billable call, on ``ChainFailedError.hops`` too. A call abandoned at its
+first-byte deadline is not followed further: what it may bill later is unknown.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.ports import Dependencies
 
 Policy = Literal["cheapest", "fastest", "balanced"]
+# Jobs the processor runs at once from the interactive queue (template.yaml, JobsQueue's
+# event source MaximumConcurrency): the queue ahead drains this many at a time.
+INTERACTIVE_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -176,10 +179,16 @@ class ProviderManager:
         *,
         steps: int,
         now: float,
-        queue_ahead_s: float = 0.0,
+        queue_ahead_s: float | None = None,
     ) -> dict[str, Quote]:
-        """Cost and ETA of the request on every enabled provider, and whether it fits."""
+        """Cost and ETA of the request on every enabled provider, and whether it fits.
+
+        The ETA includes the wait behind the jobs already queued: ``queue_ahead_s`` when the
+        caller knows it, else the interactive queue's (cached) depth shared by the processor's
+        concurrency, each job taking as long as this one would: a rough figure, on purpose.
+        """
         statuses = self.statuses(now=now)
+        waiting = self._deps.queue_depth.jobs_waiting("interactive") if queue_ahead_s is None else 0
         quotes: dict[str, Quote] = {}
         for provider in self._deps.providers.all():
             profile = self.profiles()[provider.name]
@@ -187,13 +196,18 @@ class ProviderManager:
             width, height = needs.width or 1024, needs.height or 1024
             caps = provider.capabilities
             summary = self._deps.latency.summary(provider.name, now=now)
-            expected = eta(
+            alone = eta(
                 summary,
                 steps=min(steps, caps.max_steps),
                 prior=prior_eta(profile.typical_s),
                 prior_steps=profile.typical_steps,
                 scales_with_steps=caps.max_steps > 1,
-            ).plus(queue_ahead_s)
+            )
+            expected = alone.plus(
+                queue_ahead_s
+                if queue_ahead_s is not None
+                else waiting / INTERACTIVE_CONCURRENCY * alone.p50_s
+            )
             reasons = unmet_needs(caps, needs)
             quotes[provider.name] = Quote(
                 provider=provider.name,
@@ -218,7 +232,7 @@ class ProviderManager:
         max_eta_s: float | None,
         now: float,
         seed: int,
-        queue_ahead_s: float = 0.0,
+        queue_ahead_s: float | None = None,
     ) -> Plan:
         """The order to try providers in: the one asked for (or the policy's pick) first."""
         quotes = self.quotes(needs, steps=steps, now=now, queue_ahead_s=queue_ahead_s)

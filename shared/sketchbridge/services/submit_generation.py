@@ -43,7 +43,7 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
-from sketchbridge.services.cost_tracking import record_cache_hit
+from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
@@ -315,7 +315,15 @@ def _launch(
             ended = deps.jobs.get(leader)
             stamp_now = deps.clock().isoformat()
             if ended is not None and ended.status is JobStatus.SUCCEEDED:
-                deps.jobs.adopt_result(follower.id, ended, updated_at=stamp_now)
+                adopted = deps.jobs.adopt_result(follower.id, ended, updated_at=stamp_now)
+                if adopted is not None:
+                    record_joined(
+                        adopted,
+                        leader_job_id=ended.id,
+                        provider=ended.provider or ended.provider_requested,
+                        model=ended.model or "",
+                        deps=deps,
+                    )
             elif ended is not None and ended.status.is_final and ended.error is not None:
                 deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)

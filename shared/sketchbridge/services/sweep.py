@@ -24,6 +24,7 @@ from enum import StrEnum
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
+from sketchbridge.services.cost_tracking import job_cost_usd, record_joined
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.job_events import publish
 from sketchbridge.services.ports import Dependencies, StuckJob
@@ -142,7 +143,15 @@ def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> 
         return  # the leader is in flight (and swept on its own if it is stuck)
     now = deps.clock().isoformat()
     if leader is not None and leader.status is JobStatus.SUCCEEDED:
-        if deps.jobs.adopt_result(job.id, leader, updated_at=now) is not None:
+        adopted = deps.jobs.adopt_result(job.id, leader, updated_at=now)
+        if adopted is not None:
+            record_joined(
+                adopted,
+                leader_job_id=leader.id,
+                provider=leader.provider or leader.provider_requested,
+                model=leader.model or "",
+                deps=deps,
+            )
             report.settled.append(job.id)
         return
     if leader is not None and leader.error is not None:
@@ -156,7 +165,12 @@ def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> 
 def _fail(job: StuckJob, message: str, deps: Dependencies, report: SweepReport) -> None:
     error = gave_up(message)
     stored = deps.jobs.fail_unchanged(
-        job.id, error, seq=job.seq, updated_at=deps.clock().isoformat()
+        job.id,
+        error,
+        seq=job.seq,
+        updated_at=deps.clock().isoformat(),
+        # A processor that died mid-job may have been billed: the job says what it cost.
+        cost_usd=job_cost_usd(job.id, deps),
     )
     if stored is None:
         report.skipped.append(job.id)
