@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import cache, failover, journey, redelivery
+from bench import budget_race, cache, failover, journey, redelivery
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
                 "cache": cache.run(),
                 "redelivery": redelivery.run(),
                 "failover": failover.run(),
+                "budget_race": budget_race.run(),
             },
             indent=2,
         )

@@ -20,7 +20,6 @@ from sketchbridge.domain.ledger import (
 )
 from sketchbridge.settings import current_settings
 from tests.integration.conftest import EmulatedAws
-from tests.support.redelivery import one_dynamodb_request_at_a_time
 
 
 @pytest.fixture
@@ -87,9 +86,9 @@ def test_concurrent_recordings_of_one_day_add_up_exactly(
     # Ten tenths of a cent, recorded at once: the day's total is exactly ten, not 9.999...
     entries = [_call(user, usd=0.001) for _ in range(10)]
     duplicates = entries[:3]
-    # DynamoDB applies each transaction atomically; moto does not (two concurrent ADDs to one
-    # item can lose one), so its requests are served one at a time, as DynamoDB would order them.
-    with one_dynamodb_request_at_a_time(), ThreadPoolExecutor(4) as pool:
+    # DynamoDB applies each transaction atomically; the emulated one too, since
+    # local/moto_server.py serves its requests one at a time.
+    with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(ledger.record, [*entries, *duplicates]))
 
     assert outcomes.count(True) == 10

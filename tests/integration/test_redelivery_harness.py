@@ -25,3 +25,6 @@ def test_duplicates_kills_and_identical_requests_cost_one_call_per_request_and_l
     assert report.answered_from_cache + report.followed_a_job_in_flight > 0
     assert report.problems() == [], report.as_dict()
     assert report.statuses == {"succeeded": 60}
+    # Every job that reached the processor had reserved (a job slot, if no money: the
+    # local renderer is free), and every reservation was settled or released.
+    assert report.reservations_left == report.job_slots_left == report.reserved_micros_left == 0

@@ -16,7 +16,8 @@ below). The harness plays Lambda's SQS event source, and plays it rough:
 Then it counts: provider calls, usage-ledger entries and distinct fingerprints must be
 equal, every job must have succeeded and none may be left queued or running; the ledger
 holds one cache-hit entry per answer from the cache, and its entries add up to the sum of
-the jobs' ``cost_usd``.
+the jobs' ``cost_usd``; and the budgets must balance: no job's reservation left, no job slot
+held, nothing reserved.
 ``tests/integration/test_redelivery_harness.py`` runs a small run, ``bench/redelivery.py``
 the full one.
 """
@@ -47,8 +48,10 @@ from local.stack import handler_environment
 from local.template import load_template
 from sketchbridge import bootstrap, settings
 from sketchbridge.aws.clients import client
+from sketchbridge.aws.dynamo_budgets import DynamoBudgetStore
 from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
 from sketchbridge.aws.sqs_queue import SqsJobQueue
+from sketchbridge.domain.budgets import APP_SCOPE, PERIODS, BudgetScope, period_key
 from sketchbridge.domain.ledger import usd_to_micros
 from sketchbridge.domain.models import JobMessage, JobRecord, JobStatus
 from sketchbridge.providers.base import ProgressCallback, ProviderRequest, ProviderResult
@@ -100,6 +103,10 @@ class HarnessReport:
     ledger_cost_micros: int = 0
     jobs_cost_micros: int = 0
     dead_letters: int = 0
+    # What the budgets still hold once every job has ended: all three must be 0.
+    reservations_left: int = 0
+    job_slots_left: int = 0
+    reserved_micros_left: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
@@ -139,6 +146,12 @@ class HarnessReport:
             found.append(f"{len(self.stuck)} jobs stuck: {self.stuck[:5]}")
         if self.dead_letters:
             found.append(f"{self.dead_letters} messages reached the dead-letter queue")
+        if self.reservations_left or self.job_slots_left or self.reserved_micros_left:
+            found.append(
+                f"budgets unbalanced: {self.reservations_left} reservations, "
+                f"{self.job_slots_left} job slots and {self.reserved_micros_left} micro-dollars "
+                "still held after every job ended"
+            )
         return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -263,6 +276,9 @@ class _Run:
         self.submit = _Containers("submit", config.submitters)
         self.processor = _Containers("processor", config.containers)
         self.job_ids: list[str] = []
+        self.users: set[str] = set()
+        # Budget periods are those of the submits (a reservation stays on its own day).
+        self.started_at = deps.clock()
         self._lock = threading.Lock()
         # Messages whose delivery failed: visible again only after the visibility timeout.
         self.held: dict[str, str] = {}
@@ -289,7 +305,10 @@ class _Run:
 
     def submit_one(self, index: int, body: dict[str, Any]) -> None:
         time.sleep(self.rng.uniform(0, 0.01))
-        event = http_event("POST", "/generations", body=body, user=f"user-{index % 5}")
+        user = f"user-{index % 5}"
+        with self._lock:
+            self.users.add(user)
+        event = http_event("POST", "/generations", body=body, user=user)
         response = self.submit.invoke(event)
         if response["statusCode"] not in (200, 202):
             raise AssertionError(f"submit answered {response['statusCode']}: {response['body']}")
@@ -465,6 +484,33 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
             QueueUrl=run.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
         ).get("Messages", [])
     )
+    _count_budgets(run)
+
+
+def _count_budgets(run: _Run) -> None:
+    """What the budgets table still holds for this run's jobs and users."""
+    table = settings.current_settings().budgets_table
+    dynamodb = client("dynamodb")
+    budgets = DynamoBudgetStore(dynamodb, table, clock=run.deps.clock)
+    report = run.report
+    report.reservations_left = sum(
+        1
+        for job_id in run.job_ids
+        if "Item"
+        in dynamodb.get_item(
+            TableName=table,
+            Key={"pk": {"S": f"reservation#{job_id}"}, "sk": {"S": "reservation"}},
+            ConsistentRead=True,
+        )
+    )
+    report.job_slots_left = sum(budgets.jobs_in_flight(user) for user in run.users)
+    scopes = [APP_SCOPE, *(BudgetScope(user) for user in run.users)]
+    counters = budgets.counters(
+        (scope, period, period_key(period, run.started_at))
+        for scope in scopes
+        for period in PERIODS
+    )
+    report.reserved_micros_left = sum(counter.reserved for counter in counters.values())
 
 
 # ---------------------------------------------------------------- emulated AWS for bench

@@ -38,10 +38,12 @@ from sketchbridge.domain.models import (
 )
 from sketchbridge.services.budgets import budget_request, delete_budget, get_budgets, put_budget
 from sketchbridge.services.dead_letters import handle_dead_letter
+from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.quotas import delete_quota, get_quota, put_quota
 from sketchbridge.services.submit_generation import submit_generation
+from sketchbridge.services.sweep import QUEUED_FOR_S, sweep
 from tests.support.budgets import (
     FakeAlerts,
     balance,
@@ -168,6 +170,8 @@ def test_a_finished_job_spends_its_cost_and_holds_nothing(moto: object) -> None:
     deps = _deps(moto)
     job = submit_generation(_request(), user_id=USER, deps=deps)
     assert balance(deps.budgets, deps.clock(), USER).in_flight == 1  # type: ignore[arg-type]
+    assert deps.reservations.reserved_usd(USER) == pytest.approx(QUOTE)
+    assert deps.reservations.reserved_usd(None) == pytest.approx(QUOTE)
 
     _run_queue(deps)
 
@@ -213,6 +217,21 @@ def test_a_dead_lettered_job_releases_its_reservation(moto: object) -> None:
     job = submit_generation(_request(), user_id=USER, deps=deps)
 
     handle_dead_letter(job.id, deps=deps)
+
+    after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
+    assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
+
+
+def test_a_job_the_sweep_gives_up_on_releases_its_reservation(moto: object) -> None:
+    deps = _deps(moto)
+    job = submit_generation(_request(), user_id=USER, deps=deps)
+    deps.queue.messages.clear()  # type: ignore[attr-defined]  # its message is lost, twice
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+    assert sweep(deps=deps).resent == [job.id]
+    deps.queue.messages.clear()  # type: ignore[attr-defined]
+    deps.clock.advance(QUEUED_FOR_S + 1)  # type: ignore[attr-defined]
+
+    assert sweep(deps=deps).failed == [job.id]
 
     after = balance(deps.budgets, deps.clock(), USER)  # type: ignore[arg-type]
     assert after.reserved == {"day": 0, "month": 0} and after.in_flight == 0
@@ -273,10 +292,34 @@ def test_crossing_a_soft_limit_runs_the_job_with_a_warning_and_tells_the_admins_
     assert len(alerts.sent) == 1 and USER in alerts.sent[0][1]
     assert deps.metrics.total("BudgetSoftLimitCrossed") == 1  # type: ignore[attr-defined]
 
+    deps.connections.subscribe(  # someone watches the job that crossed
+        "conn-1", crossing.id, client_job_id=crossing.id, expires_at=2**31
+    )
     _run_queue(deps)
-    frames = deps.pusher.frames  # type: ignore[attr-defined]
-    del frames  # nobody subscribed; the stored job carries the warning for late subscribers
-    assert deps.jobs.get(crossing.id).warnings == crossing.warnings  # type: ignore[union-attr]
+    frames = [json.loads(frame) for frame in deps.pusher.frames["conn-1"]]  # type: ignore[attr-defined]
+    assert frames and all(
+        frame["warnings"] == [crossing.warnings[0].model_dump()] for frame in frames
+    )
+    assert get_generation(crossing.id, user_id=USER, deps=deps).warnings == crossing.warnings
+
+
+def test_the_apps_spend_is_measured_against_its_limits(moto: object) -> None:
+    deps = _deps(
+        moto, defaults=BudgetDefaults(app_month=Limit(soft=to_micros(0.5), hard=to_micros(1.0)))
+    )
+    submit_generation(_request(), user_id=USER, deps=deps)
+    _run_queue(deps)
+
+    recorded = list(zip(deps.metrics.recorded, deps.metrics.dimensions, strict=True))  # type: ignore[attr-defined]
+    last = {
+        (name, dims.get("Period"), dims.get("Limit")): value
+        for (name, value, _), dims in recorded
+        if name.startswith("Budget")
+    }
+    assert last[("BudgetSpent", "month", None)] == pytest.approx(QUOTE)
+    assert last[("BudgetSpentFraction", "month", "hard")] == pytest.approx(QUOTE / 1.0)
+    assert last[("BudgetSpentFraction", "month", "soft")] == pytest.approx(QUOTE / 0.5)
+    assert last[("BudgetReservedFraction", "month", "hard")] == 0
 
 
 # ---------------------------------------------------------------- quotas

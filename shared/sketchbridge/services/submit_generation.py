@@ -130,7 +130,6 @@ def submit_generation(
         try:
             responses.append(
                 _launch(
-                    request,
                     record.model_copy(update={"warnings": warnings}),
                     draft,
                     user_id=user_id,
@@ -285,7 +284,6 @@ def _prepare(
 
 
 def _launch(
-    request: GenerationRequest,
     record: JobRecord,
     draft: _Draft,
     *,
