@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,66 @@ def test_usage_for_everyone_through_the_cli(stack: StackProcess) -> None:
     assert code == cli.EXIT_OK, usage
     assert usage["group_by"] == "provider"
     assert usage["total_cost_usd"] == pytest.approx(sum(g["cost_usd"] for g in usage["groups"]))
+
+
+def test_a_daily_budget_set_by_an_admin_admits_exactly_four_of_ten_concurrent_jobs(
+    stack: StackProcess,
+) -> None:
+    """The issue's "done when": four Replicate quotes of room, ten distinct requests at once."""
+    user = {"Authorization": f"Bearer {stack.dev_token}"}
+    params = {"steps": 4, "width": 256}
+    estimates = httpx.post(
+        f"{stack.api_url}/estimates",
+        json={"prompt": "a quote", "provider": "replicate", "params": params},
+        headers=user,
+        timeout=30,
+    ).json()["estimates"]
+    [quote] = [e["cost_usd"] for e in estimates if e["provider"] == "replicate"]
+    code, before = admin_cli(stack, "budgets", "get", "user:dev-user")
+    day = {b["period"]: b for b in before["budgets"]}["day"]
+    already = day["spent_usd"] + day["reserved_usd"]
+    usage_before = _usage_today(stack)
+    # Room for four quotes and half of a fifth: the fifth does not fit, whatever the rounding.
+    room = round(already + 4.5 * quote, 6)
+    code, _ = admin_cli(
+        stack, "budgets", "set", "user:dev-user", "--period", "day", "--hard", str(room)
+    )
+    assert code == cli.EXIT_OK
+    try:
+
+        def submit(index: int) -> httpx.Response:
+            return httpx.post(
+                f"{stack.api_url}/generations",
+                json={
+                    "sketch": sketch_data_url("turtle.png"),
+                    "prompt": f"a lighthouse, take {index} {uuid.uuid4().hex[:8]}",
+                    "provider": "replicate",
+                    "params": params,
+                    "allow_failover": False,
+                },
+                headers=user,
+                timeout=60,
+            )
+
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(submit, range(10)))
+        admitted = [a.json() for a in answers if a.status_code == 202]
+        refused = [a.json() for a in answers if a.status_code == 402]
+        assert (len(admitted), len(refused)) == (4, 6), [a.status_code for a in answers]
+        assert all(r["error"]["code"] == "budget_exceeded" for r in refused)
+        finished = [_finished(stack, job["id"]) for job in admitted]
+        assert all(job["status"] == "succeeded" for job in finished), finished
+        spent = sum(job["cost_usd"] for job in finished)
+        assert _usage_today(stack) - usage_before == pytest.approx(spent, abs=1e-6)
+    finally:
+        admin_cli(stack, "budgets", "delete", "user:dev-user", "--period", "day")
+
+
+def _usage_today(stack: StackProcess) -> float:
+    response = httpx.get(
+        f"{stack.api_url}/usage?group_by=day",
+        headers={"Authorization": f"Bearer {stack.dev_token}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return float(response.json()["total_cost_usd"])
