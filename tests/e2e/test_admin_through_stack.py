@@ -123,29 +123,40 @@ def test_the_cli_reports_a_bad_change_without_changing_anything(stack: StackProc
 def test_a_model_chosen_by_an_admin_runs_the_next_replicate_job(stack: StackProcess) -> None:
     chosen = "black-forest-labs/flux-canny-pro"
     replicate = str(stack.state["standins"]["replicate"])
+    prompt = f"a lighthouse at dusk {uuid.uuid4().hex[:8]}"
+    before = _finished(stack, _submit_replicate(stack, prompt).json()["id"])
+    assert before["status"] == "succeeded" and before["result"]["model"] != chosen
     code, answer = admin_cli(stack, "providers", "replicate", "--model", chosen)
     try:
         assert code == cli.EXIT_OK, answer
         assert providers(stack)["replicate"]["model"] == chosen
-        job = httpx.post(
-            f"{stack.api_url}/generations",
-            json={
-                "sketch": sketch_data_url("turtle.png"),
-                "prompt": f"a lighthouse at dusk {uuid.uuid4().hex[:8]}",
-                "provider": "replicate",
-                "params": {"steps": 4, "width": 256},
-                "allow_failover": False,
-            },
-            headers={"Authorization": f"Bearer {stack.dev_token}"},
-            timeout=30,
-        ).json()
-        final = _finished(stack, job["id"])
+
+        # The same request again: not the earlier model's picture from the cache.
+        again = _submit_replicate(stack, prompt)
+
+        assert again.status_code == 202, again.json()
+        final = _finished(stack, again.json()["id"])
         assert (final["status"], final["result"]["model"]) == ("succeeded", chosen), final
         received = httpx.get(f"{replicate}/_control/requests", timeout=10).json()
         assert any(f"/v1/models/{chosen}/predictions" in r["path"] for r in received)
     finally:
         admin_cli(stack, "providers", "replicate", "--reset", "model")
     assert providers(stack)["replicate"]["model"] != chosen
+
+
+def _submit_replicate(stack: StackProcess, prompt: str) -> httpx.Response:
+    return httpx.post(
+        f"{stack.api_url}/generations",
+        json={
+            "sketch": sketch_data_url("turtle.png"),
+            "prompt": prompt,
+            "provider": "replicate",
+            "params": {"steps": 4, "width": 256, "seed": 7},
+            "allow_failover": False,
+        },
+        headers={"Authorization": f"Bearer {stack.dev_token}"},
+        timeout=30,
+    )
 
 
 def test_a_model_the_provider_cannot_name_is_refused(stack: StackProcess) -> None:
