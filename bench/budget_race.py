@@ -1,10 +1,10 @@
 """Race a budget: many concurrent submits from one user whose hard budget fits a few quotes.
 
-    .venv/bin/python -m bench.budget_race [--submits 50] [--fits 10]
+    .venv/bin/python -m bench.budget_race [--submits 50] [--fits 10] [--provider bedrock]
 
 Through the local stack with the providers' stand-ins (moto server, gateway, pollers):
 the user's daily hard budget is set, in the budgets table, to exactly ``fits`` times the
-quote of one request; then ``submits`` distinct requests for the Bedrock stand-in are
+quote of one request; then ``submits`` distinct requests for one provider's stand-in are
 released at once. It reports how many were admitted (202) and refused (402
 ``budget_exceeded``), waits for the admitted jobs to end, and reads back what the budget
 spent and still holds. Admitted quotes can never pass the limit: each submit reserves its
@@ -35,14 +35,13 @@ from sketchbridge.domain.budgets import BudgetScope, period_key, to_usd, validat
 from sketchbridge.domain.clock import utc_now
 
 SKETCH = Path(__file__).resolve().parents[2] / "shared" / "sketches" / "turtle.png"
-PROVIDER = "bedrock"
 
 
-def _body(sketch: str, index: int) -> dict[str, Any]:
+def _body(sketch: str, index: int, provider: str) -> dict[str, Any]:
     return {
         "sketch": sketch,
         "prompt": f"a sea turtle, watercolor, take {index}",
-        "provider": PROVIDER,
+        "provider": provider,
         "allow_failover": False,
         "params": {"width": 1024, "height": 1024, "steps": 4},
         "cache": "bypass",
@@ -63,16 +62,16 @@ def _wait_for_the_end(client: httpx.Client, api_url: str, job_ids: list[str]) ->
     return Counter(statuses.values())
 
 
-def run(*, submits: int = 50, fits: int = 10) -> dict[str, Any]:
+def run(*, submits: int = 50, fits: int = 10, provider: str = "bedrock") -> dict[str, Any]:
     sketch = "data:image/png;base64," + base64.b64encode(SKETCH.read_bytes()).decode()
     with (
         tempfile.TemporaryDirectory() as scratch,
         StackProcess(state_file=Path(scratch) / "stack.json", standins=True) as stack,
     ):
         client = httpx.Client(headers={"authorization": f"Bearer {stack.dev_token}"}, timeout=120)
-        estimate = client.post(f"{stack.api_url}/estimates", json=_body(sketch, 0))
+        estimate = client.post(f"{stack.api_url}/estimates", json=_body(sketch, 0, provider))
         estimate.raise_for_status()
-        [quote] = [e["cost_usd"] for e in estimate.json()["estimates"] if e["provider"] == PROVIDER]
+        [quote] = [e["cost_usd"] for e in estimate.json()["estimates"] if e["provider"] == provider]
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=stack.aws_endpoint_url,
@@ -89,7 +88,7 @@ def run(*, submits: int = 50, fits: int = 10) -> dict[str, Any]:
 
         def submit(index: int) -> httpx.Response:
             start.wait()
-            return client.post(f"{stack.api_url}/generations", json=_body(sketch, index))
+            return client.post(f"{stack.api_url}/generations", json=_body(sketch, index, provider))
 
         started = time.perf_counter()
         with ThreadPoolExecutor(submits) as pool:
@@ -108,7 +107,7 @@ def run(*, submits: int = 50, fits: int = 10) -> dict[str, Any]:
         slots = budgets.jobs_in_flight(DEV_USER)
     return {
         "submits": submits,
-        "provider": PROVIDER,
+        "provider": provider,
         "quote_usd": quote,
         "hard_limit_usd": limit_usd,
         "admitted_202": codes.get(202, 0),
@@ -129,8 +128,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submits", type=int, default=50)
     parser.add_argument("--fits", type=int, default=10)
+    parser.add_argument("--provider", default="bedrock", choices=["bedrock", "replicate", "openai"])
     arguments = parser.parse_args()
-    print(json.dumps(run(submits=arguments.submits, fits=arguments.fits), indent=2))
+    figures = run(submits=arguments.submits, fits=arguments.fits, provider=arguments.provider)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

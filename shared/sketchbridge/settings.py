@@ -22,10 +22,10 @@ class Settings(BaseModel):
     # Provider circuit breakers, rate-limit buckets, latencies and admin overrides.
     providers_table: str = Field(alias="PROVIDERS_TABLE")
     cache_table: str = Field(alias="CACHE_TABLE")
-    # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
-    ledger_table: str = Field(alias="LEDGER_TABLE")
     # Budgets (admin overrides and per-period counters), quotas and reservations.
     budgets_table: str = Field(alias="BUDGETS_TABLE")
+    # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
+    ledger_table: str = Field(alias="LEDGER_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")

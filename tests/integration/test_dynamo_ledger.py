@@ -86,8 +86,8 @@ def test_concurrent_recordings_of_one_day_add_up_exactly(
     # Ten tenths of a cent, recorded at once: the day's total is exactly ten, not 9.999...
     entries = [_call(user, usd=0.001) for _ in range(10)]
     duplicates = entries[:3]
-    # DynamoDB applies each transaction atomically; the emulated one too, since
-    # local/moto_server.py serves its requests one at a time.
+    # DynamoDB applies each transaction atomically; so does the moto server here, which
+    # serves DynamoDB requests one at a time (local/moto_server.py).
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(ledger.record, [*entries, *duplicates]))
 

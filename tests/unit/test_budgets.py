@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from sketchbridge.aws.dynamo_budgets import MAX_TRANSACTION_ATTEMPTS, DynamoBudgetStore
 from sketchbridge.domain.budgets import (
     BudgetDefaults,
+    BudgetScope,
     Limit,
     Quota,
     period_key,
@@ -25,6 +28,7 @@ from sketchbridge.domain.budgets import (
 )
 from sketchbridge.domain.errors import (
     BudgetExceededError,
+    InternalError,
     InvalidParamsError,
     ProviderUnavailableError,
     QuotaExceededError,
@@ -39,7 +43,7 @@ from sketchbridge.domain.models import (
 from sketchbridge.services.budgets import budget_request, delete_budget, get_budgets, put_budget
 from sketchbridge.services.dead_letters import handle_dead_letter
 from sketchbridge.services.get_generation import get_generation
-from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.ports import BudgetLine, Dependencies, ReservationRequest
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.quotas import delete_quota, get_quota, put_quota
 from sketchbridge.services.submit_generation import submit_generation
@@ -467,3 +471,51 @@ def test_the_429_carries_retry_after(moto: object, monkeypatch: pytest.MonkeyPat
     assert response["statusCode"] == 429
     assert json.loads(response["body"])["error"]["code"] == "rate_limited"
     assert response["headers"]["Retry-After"] == "60"
+
+
+# ---------------------------------------------------------------- contention
+
+
+class _ConflictingClient:
+    """DynamoDB answering the first ``conflicts`` transactions with TransactionConflict."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.attempts = 0
+
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        self.attempts += 1
+        if self.attempts <= self.conflicts:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return {}
+
+
+def _reservation(user_id: str = USER) -> ReservationRequest:
+    return ReservationRequest(
+        user_id=user_id,
+        quotes={"job-1": to_micros(QUOTE)},
+        lines=(BudgetLine(BudgetScope(user_id), "day", "2026-11-25", hard=to_micros(1.0)),),
+        jobs_in_flight_limit=None,
+        expires_at=0,
+    )
+
+
+def test_a_reservation_that_meets_a_concurrent_one_is_tried_again() -> None:
+    client = _ConflictingClient(conflicts=3)
+
+    assert DynamoBudgetStore(client, "budgets").reserve(_reservation()) is None
+    assert client.attempts == 4
+
+
+def test_endless_contention_is_an_internal_error_not_an_admission() -> None:
+    client = _ConflictingClient(conflicts=10**6)
+
+    with pytest.raises(InternalError):
+        DynamoBudgetStore(client, "budgets").reserve(_reservation())
+    assert client.attempts == MAX_TRANSACTION_ATTEMPTS

@@ -527,42 +527,6 @@ class AdminHealthResponse(_Strict):
     queues: list[QueueBacklogResponse]
 
 
-UsageGroupBy = Literal["provider", "day", "month", "user"]
-
-
-class UsageGroup(_Strict):
-    """One provider's, day's, month's (``2026-12``) or user's share of the usage."""
-
-    key: str
-    cost_usd: float
-    images: int
-    cache_hits: int
-    saved_usd: float
-
-
-class UsageResponse(_Strict):
-    """``GET /usage``: what was spent from ``from`` to ``to`` (UTC days, both included).
-
-    ``total_cost_usd`` is what the providers billed (the sum of the jobs' ``cost_usd``);
-    ``images`` the pictures delivered, ``cache_hits`` of them from the cache, which saved
-    ``saved_usd``; ``reserved_usd`` is held now by jobs still running (their quotes).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
-    )
-
-    from_: date = Field(alias="from")
-    to: date
-    group_by: UsageGroupBy
-    total_cost_usd: float
-    images: int
-    cache_hits: int
-    saved_usd: float
-    reserved_usd: float
-    groups: list[UsageGroup]
-
-
 # ---------------------------------------------------------------- budgets and quotas (admin)
 
 
@@ -607,3 +571,39 @@ class QuotaResponse(_Strict):
     # Jobs of this user now queued or running (holding a reservation).
     in_flight: int
     source: Literal["admin", "default"]
+
+
+UsageGroupBy = Literal["provider", "day", "month", "user"]
+
+
+class UsageGroup(_Strict):
+    """One provider's, day's, month's (``2026-12``) or user's share of the usage."""
+
+    key: str
+    cost_usd: float
+    images: int
+    cache_hits: int
+    saved_usd: float
+
+
+class UsageResponse(_Strict):
+    """``GET /usage``: what was spent from ``from`` to ``to`` (UTC days, both included).
+
+    ``total_cost_usd`` is what the providers billed (the sum of the jobs' ``cost_usd``);
+    ``images`` the pictures delivered, ``cache_hits`` of them from the cache, which saved
+    ``saved_usd``; ``reserved_usd`` is held now by jobs still running (their quotes).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    from_: date = Field(alias="from")
+    to: date
+    group_by: UsageGroupBy
+    total_cost_usd: float
+    images: int
+    cache_hits: int
+    saved_usd: float
+    reserved_usd: float
+    groups: list[UsageGroup]

@@ -347,19 +347,6 @@ class BudgetStore(Protocol):
         ...
 
 
-class ReservationReader(Protocol):
-    """What running jobs hold reserved now, for the usage report."""
-
-    def reserved_usd(self, user_id: str | None) -> float:
-        """A user's reservations (None: everyone's), in USD."""
-        ...
-
-
-class NoReservations:
-    def reserved_usd(self, user_id: str | None) -> float:
-        return 0.0
-
-
 class AdminAlerts(Protocol):
     """Tells the admins (an SNS topic on AWS) about something that needs a look."""
 
@@ -407,6 +394,19 @@ class NoUsageLedger:
         self, *, user_id: str | None, start: date, end: date, by: Literal["provider", "user"]
     ) -> list[UsageRow]:
         return []
+
+
+class ReservationReader(Protocol):
+    """What running jobs hold against budgets (their quotes), not yet spent."""
+
+    def reserved_usd(self, user_id: str | None) -> float:
+        """USD reserved now for ``user_id``'s jobs; None: for everyone's."""
+        ...
+
+
+class NoReservations:
+    def reserved_usd(self, user_id: str | None) -> float:
+        return 0.0
 
 
 class MetricsRecorder(Protocol):
@@ -506,7 +506,6 @@ class Dependencies:
     budgets: BudgetStore | None = None
     # The app-wide budgets and per-user quotas that hold without an admin override.
     budget_defaults: BudgetDefaults = field(default_factory=BudgetDefaults)
-    # Quotes held by running jobs (the money-budgets slice's store); none by default.
     reservations: ReservationReader = field(default_factory=NoReservations)
     alerts: AdminAlerts = field(default_factory=NoAlerts)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.

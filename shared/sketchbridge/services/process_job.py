@@ -477,8 +477,8 @@ def _fail(
         cost_usd=job_cost_usd(record.id, deps, known=billed or ()),
     )
     if stored is not None:
-        # Failed here: the reservation is settled (None: the job
-        # had already ended elsewhere, which settled it.)
+        # Failed here: the reservation becomes what the failed calls were billed (usually
+        # nothing). None: the job had already ended elsewhere, which settled it.
         settle_job(deps, stored)
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":

@@ -241,14 +241,16 @@ def settle_job(deps: Dependencies, record: JobRecord) -> None:
     """Turn an ended job's reservation into its cost, or release it; nothing if none is held.
 
     A succeeded job spends its ``cost_usd`` (its quote when the cost is unknown); a failed or
-    canceled one spends nothing. A job still queued or running keeps its reservation.
+    canceled one what its calls were billed regardless (``cost_usd``, usually nothing). So
+    a budget's spend is the sum of its jobs' ``cost_usd``, as the ledger's is. A job still
+    queued or running keeps its reservation.
     """
     if deps.budgets is None or not record.status.is_final:
         return
     if record.status is JobStatus.SUCCEEDED:
         spent = None if record.cost_usd is None else to_micros(record.cost_usd)
     else:
-        spent = 0
+        spent = to_micros(record.cost_usd or 0.0)
     if deps.budgets.settle(record.id, spent=spent) is not None:
         _record_app_spend(deps)
 
