@@ -28,7 +28,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,8 +76,6 @@ class StandinControl:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # What each billable call would cost at the real provider, in the order they were made.
     bills: list[dict[str, Any]] = field(default_factory=list)
-    # Stand-in state a reset also forgets (its predictions, say).
-    reset_hooks: list[Callable[[], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -149,9 +146,6 @@ class StandinControl:
             self.failure_rate = 0.0
             self._random = random.Random(self.seed)
             self.bills = []
-            hooks = list(self.reset_hooks)
-        for hook in hooks:
-            hook()
 
 
 def control_routes(control: StandinControl) -> list[Route]:

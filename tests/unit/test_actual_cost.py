@@ -195,6 +195,23 @@ def test_the_manager_prices_by_the_admins_override_of_the_provider() -> None:
     assert (cost.usd, cost.basis, cost.price_version) == (0.08, "replicate_per_image", "override")
 
 
+def test_without_an_override_the_manager_prices_by_the_versioned_table() -> None:
+    deps = fake_dependencies()
+    provider = ReplicateProvider(
+        lambda: None, ReplicateConfig(model="rossjillian/controlnet", version="a" * 64)
+    )
+    deps.providers = ProviderRegistry({"replicate": provider}, default="replicate")
+    usage = ProviderUsage(provider="replicate", model="rossjillian/controlnet", predict_time_s=4.0)
+
+    cost = ProviderManager(deps).actual_cost(usage)
+
+    assert (cost.usd, cost.basis, cost.price_version) == (
+        0.0039,  # 4 s x $0.000975/s
+        "replicate_predict_time",
+        PRICE_TABLE_VERSION,
+    )
+
+
 def test_quotes_follow_the_configured_model_s_way_of_billing() -> None:
     # A community model is quoted by its hardware seconds, not the official per-image price.
     deps = fake_dependencies()

@@ -48,11 +48,6 @@ class ProviderUsage:
     # before its completed event (which alone carries usage).
     partial_images: int = 0
 
-    @property
-    def reported(self) -> bool:
-        """Did the provider report a measure it bills by (tokens or seconds)?"""
-        return self.output_tokens is not None or self.predict_time_s is not None
-
 
 @dataclass(frozen=True)
 class ActualCost:
