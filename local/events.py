@@ -77,6 +77,16 @@ class JwtAuthorization:
     scopes: Sequence[str] | None
 
 
+@dataclass(frozen=True)
+class IamAuthorization:
+    """The IAM principal whose SigV4 signature an `AWS_IAM` route verified."""
+
+    access_key: str
+    user_arn: str
+    user_id: str
+    account_id: str = ACCOUNT_ID
+
+
 def http_api_event(
     request: HttpRequest,
     *,
@@ -86,6 +96,7 @@ def http_api_event(
     api_id: str,
     request_id: str,
     now: datetime,
+    iam: IamAuthorization | None = None,
 ) -> dict[str, Any]:
     """An HTTP API v2 event: optional keys are absent when empty, as API Gateway sends them."""
     headers: dict[str, str] = {}
@@ -120,6 +131,19 @@ def http_api_event(
             "jwt": {
                 "claims": _gateway_claims(authorization.claims),
                 "scopes": list(authorization.scopes) if authorization.scopes else None,
+            }
+        }
+    if iam is not None:
+        # As API Gateway hands an AWS_IAM route's caller to the integration.
+        request_context["authorizer"] = {
+            "iam": {
+                "accessKey": iam.access_key,
+                "accountId": iam.account_id,
+                "callerId": iam.user_id,
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": iam.user_arn,
+                "userId": iam.user_id,
             }
         }
     event: dict[str, Any] = {

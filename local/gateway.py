@@ -2,7 +2,9 @@
 
 One Starlette app plays, on one port:
 
-- the HTTP API (payload format 2.0) with its JWT authorizer, backed by the dev issuer;
+- the HTTP API (payload format 2.0) with its JWT authorizer, backed by the dev issuer, and
+  its AWS_IAM authorizer on the admin routes, which verifies SigV4 against the stack's own
+  dummy admin credentials (`local/sigv4.py`);
 - the WebSocket API at `/ws`, with `$connect`, `$disconnect` and route selection;
 - the `@connections` management API at `/_connections/@connections/{id}`, which handlers reach
   through boto3's `apigatewaymanagementapi` client exactly as on AWS;
@@ -39,6 +41,8 @@ from local import events
 from local.dev_jwt import DevIssuer
 from local.lambda_runtime import LocalFunction
 from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
+from local.sigv4 import AdminCredentials, SignedRequest, verify
+from local.template import ACCOUNT_ID
 from sketchbridge.domain import clock
 
 logger = logging.getLogger(__name__)
@@ -47,6 +51,8 @@ CONNECTIONS_PREFIX = "/_connections"
 # Lambda's Invoke path; boto3 appends it to AWS_ENDPOINT_URL_LAMBDA.
 LAMBDA_INVOKE_PATH = "/2015-03-31/functions"
 WEBSOCKET_PATH = "/ws"
+# The IAM user the local stack's admin credentials belong to, as the admin handler logs it.
+LOCAL_ADMIN_USER = "sketchbridge-local-admin"
 # API Gateway's PostToConnection limit.
 MAX_POST_TO_CONNECTION_BYTES = 128 * 1024
 
@@ -74,6 +80,8 @@ class Gateway:
     issuer: DevIssuer
     page_config: Mapping[str, str] = field(default_factory=dict)
     web_root: Path | None = None
+    # What the AWS_IAM routes accept; None: no signature does, every such request gets 403.
+    admin_credentials: AdminCredentials | None = None
     http_api_id: str = field(default_factory=events.api_id)
     websocket_api_id: str = field(default_factory=events.api_id)
     _connections: dict[str, _LiveConnection] = field(default_factory=dict, init=False)
@@ -141,6 +149,12 @@ class Gateway:
             return _gateway_error(404, "Not Found")
         route, path_parameters = found
         authorization: events.JwtAuthorization | None = None
+        iam: events.IamAuthorization | None = None
+        body = await request.body()
+        if route.requires_iam:
+            iam = self._authorize_iam(request, route, body)
+            if iam is None:
+                return _gateway_error(403, "Forbidden")
         if route.requires_jwt:
             authorization = self._authorize(request, route)
             if authorization is None:
@@ -158,7 +172,7 @@ class Gateway:
                     (name.decode("latin-1"), value.decode("latin-1"))
                     for name, value in request.scope["headers"]
                 ],
-                body=await request.body(),
+                body=body,
                 source_ip=request.client.host if request.client else "127.0.0.1",
                 protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
             ),
@@ -168,6 +182,7 @@ class Gateway:
             api_id=self.http_api_id,
             request_id=request_id,
             now=clock.utc_now(),
+            iam=iam,
         )
         function = self.functions.get(route.function_id)
         if function is None:
@@ -181,6 +196,37 @@ class Gateway:
             response = _gateway_error(500, "Internal Server Error")
         response.headers["apigw-requestid"] = request_id
         return response
+
+    def _authorize_iam(
+        self, request: Request, route: HttpRoute, body: bytes
+    ) -> events.IamAuthorization | None:
+        """The admin principal when the request is signed with the stack's admin key."""
+        credentials = self.admin_credentials
+        if credentials is None:
+            logger.info("%s: no admin credentials configured", route.route_key)
+            return None
+        refusal = verify(
+            SignedRequest(
+                method=request.method,
+                host=request.headers.get("host", ""),
+                raw_path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+                raw_query_string=request.scope.get("query_string", b"").decode("latin-1"),
+                headers=[
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, value in request.scope["headers"]
+                ],
+                body=body,
+            ),
+            credentials,
+        )
+        if refusal is not None:
+            logger.info("%s: signature rejected: %s", route.route_key, refusal)
+            return None
+        return events.IamAuthorization(
+            access_key=credentials.access_key_id,
+            user_arn=f"arn:aws:iam::{ACCOUNT_ID}:user/{LOCAL_ADMIN_USER}",
+            user_id=f"AIDALOCAL{credentials.access_key_id[-12:]}",
+        )
 
     def _authorize(self, request: Request, route: HttpRoute) -> events.JwtAuthorization | None:
         header = request.headers.get("authorization", "").strip()

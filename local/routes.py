@@ -24,13 +24,15 @@ _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
 @dataclass(frozen=True)
 class HttpRoute:
-    """`METHOD /path/{param}` → function, and the scopes its JWT authorizer wants (if any)."""
+    """`METHOD /path/{param}` → function, and who may call it: a JWT (with these scopes) or
+    an IAM principal's SigV4 signature (`AWS_IAM`), or anyone."""
 
     method: str
     path: str
     function_id: str
     requires_jwt: bool
     scopes: tuple[str, ...] = ()
+    requires_iam: bool = False
 
     @property
     def route_key(self) -> str:
@@ -165,6 +167,11 @@ def _openapi_routes(body: Mapping[str, Any], functions: set[str]) -> Iterable[Ht
         for name, scheme in schemes.items()
         if scheme.get("x-amazon-apigateway-authorizer", {}).get("type") == "jwt"
     }
+    iam_schemes = {
+        name
+        for name, scheme in schemes.items()
+        if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"
+    }
     default_security = body.get("security", [])
     for path, operations in body["paths"].items():
         for key, operation in operations.items():
@@ -191,6 +198,7 @@ def _openapi_routes(body: Mapping[str, Any], functions: set[str]) -> Iterable[Ht
                 function_id=function_id,
                 requires_jwt=bool(jwt_requirements),
                 scopes=tuple(scope for scopes in jwt_requirements for scope in scopes),
+                requires_iam=any(name in iam_schemes for r in security for name in r),
             )
 
 

@@ -34,8 +34,9 @@ from local.moto_server import DUMMY_CREDENTIALS, MotoServer
 from local.poller import QueuePoller
 from local.provision import Provisioned, provision
 from local.server import BackgroundServer, listen
+from local.sigv4 import AdminCredentials
 from local.standins.launcher import Standins
-from local.template import load_template
+from local.template import REGION, load_template
 from sketchbridge.domain import clock
 
 logger = logging.getLogger("local.stack")
@@ -92,6 +93,8 @@ class LocalStack:
         self.provisioned: Provisioned | None = None
         self.gateway: Gateway | None = None
         self.dev_token = ""
+        # What the admin routes (/admin/*, AWS_IAM) accept: fresh for every stack.
+        self.admin_credentials = AdminCredentials.generate(REGION)
         # Started with the stack when `standins` is true; tests script them through `.controls`.
         self.standins: Standins | None = None
 
@@ -125,6 +128,8 @@ class LocalStack:
             "issuer": self.issuer.issuer if self.issuer else "",
             # Each stand-in's root URL; its control API is at <url>/_control/...
             "standins": self.standins.urls if self.standins else {},
+            # The dummy IAM key the admin routes verify SigV4 signatures against.
+            "admin_credentials": self.admin_credentials.as_dict(),
         }
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -183,6 +188,7 @@ class LocalStack:
                 "dev_token": self.dev_token,
             },
             web_root=self._web_root,
+            admin_credentials=self.admin_credentials,
         )
         self._serve(listener)
         # Highest MaximumConcurrency first: lower-priority queues yield to the earlier ones.
@@ -326,6 +332,11 @@ class StackProcess:
     @property
     def api_url(self) -> str:
         return str(self.state["api_url"])
+
+    @property
+    def state_file(self) -> Path:
+        """Where the stack wrote its URLs and keys: what `sketchbridge --stack-file` reads."""
+        return self._state_file
 
     @property
     def ws_url(self) -> str:

@@ -2,6 +2,7 @@
 
     sketchbridge generate turtle.png -p "a sea turtle, watercolour" -o turtle-art.png
     sketchbridge providers
+    sketchbridge admin ...     (SigV4-signed admin API: see sketchbridge/cli_admin.py)
     sketchbridge standins      (from a checkout: the provider stand-ins alone)
 
 Without ``--api`` it talks to the local stack that ``make run`` started, whose
@@ -1182,6 +1183,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-file", metavar="PATH", help="where to write their URLs (default .local/...)"
     )
     standins.set_defaults(handler=run_standins, json=False)
+
+    from sketchbridge.cli_admin import add_admin_parser
+
+    add_admin_parser(commands, connection)
     return parser
 
 

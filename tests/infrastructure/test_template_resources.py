@@ -20,6 +20,7 @@ DOCUMENTED_FUNCTIONS = {
     "HealthFunction": "functions/health/",
     "DeadLetterFunction": "functions/deadletter/",
     "SweepFunction": "functions/sweep/",
+    "AdminFunction": "functions/admin/",
 }
 # Runs the OCR model on its own runtime and dependencies, without the sketchbridge layers
 # (docs/preprocessing.md); every other function runs sketchbridge on python3.11.
@@ -36,6 +37,19 @@ DOCUMENTED_HTTP_ROUTES = {
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
     ("GET", "/usage"): "QueryFunction",
+}
+# Signed with SigV4 by an IAM principal (AWS_IAM), never opened by a user's JWT.
+DOCUMENTED_ADMIN_ROUTES = {
+    ("GET", "/admin/providers/{name}"): "AdminFunction",
+    ("PUT", "/admin/providers/{name}"): "AdminFunction",
+    ("GET", "/admin/usage"): "AdminFunction",
+    ("GET", "/admin/budgets/{scope}"): "AdminFunction",
+    ("PUT", "/admin/budgets/{scope}"): "AdminFunction",
+    ("DELETE", "/admin/budgets/{scope}"): "AdminFunction",
+    ("GET", "/admin/quotas/{sub}"): "AdminFunction",
+    ("PUT", "/admin/quotas/{sub}"): "AdminFunction",
+    ("DELETE", "/admin/quotas/{sub}"): "AdminFunction",
+    ("GET", "/admin/health"): "AdminFunction",
 }
 DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}
 # Read by Powertools and the log setup, not by sketchbridge.settings, so the
@@ -299,6 +313,7 @@ def test_only_the_functions_that_bill_or_report_reach_the_ledger(
         "SubmitFunction": {"DynamoDBCrudPolicy"},  # a cache hit's entry
         "ProcessorFunction": {"DynamoDBCrudPolicy"},  # every billed call's entry
         "QueryFunction": {"DynamoDBReadPolicy"},  # GET /usage
+        "AdminFunction": {"DynamoDBReadPolicy"},  # GET /admin/usage
         # A job it fails carries what its calls were billed.
         "DeadLetterFunction": {"DynamoDBReadPolicy"},
         # ...and a follower it settles gets its (free) entry.
@@ -440,7 +455,7 @@ def test_only_the_functions_that_push_to_clients_may_manage_connections(
 # ---------------------------------------------------------------- APIs
 
 
-def test_http_routes_reach_the_documented_functions_behind_the_jwt_authorizer(
+def test_http_routes_reach_the_documented_functions_behind_their_authorizers(
     resources: dict[str, Any], functions: dict[str, Any]
 ) -> None:
     routes = {
@@ -449,15 +464,22 @@ def test_http_routes_reach_the_documented_functions_behind_the_jwt_authorizer(
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "HttpApi"
     }
-    assert routes == DOCUMENTED_HTTP_ROUTES
+    assert routes == DOCUMENTED_HTTP_ROUTES | DOCUMENTED_ADMIN_ROUTES
 
     auth = resources["HttpApi"]["Properties"]["Auth"]
     default = auth["Authorizers"][auth["DefaultAuthorizer"]]
     assert default["IdentitySource"] == "$request.header.Authorization"
     assert set(default["JwtConfiguration"]) == {"issuer", "audience"}
+    assert auth["EnableIamAuthorizer"] is True
     for function in functions.values():
         for event in function["Properties"].get("Events", {}).values():
-            if event["Type"] == "HttpApi":
+            if event["Type"] != "HttpApi":
+                continue
+            route = (event["Properties"]["Method"], event["Properties"]["Path"])
+            if route in DOCUMENTED_ADMIN_ROUTES:
+                # IAM only: a user's token must never open an admin route.
+                assert event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"}, route
+            else:
                 assert "Auth" not in event["Properties"], "a route must not opt out of auth"
 
 

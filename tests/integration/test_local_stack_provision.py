@@ -124,6 +124,7 @@ def test_every_function_sees_the_physical_names_and_the_local_endpoints(
     }
 
     assert set(provisioned.functions) == {
+        "AdminFunction",
         "SubmitFunction",
         "QueryFunction",
         "ProcessorFunction",

@@ -15,9 +15,10 @@ below). The harness plays Lambda's SQS event source, and plays it rough:
 
 Then it counts: provider calls, usage-ledger entries and distinct fingerprints must be
 equal, every job must have succeeded and none may be left queued or running; the ledger
-holds one cache-hit entry per answer from the cache, and its entries add up to the sum of
-the jobs' ``cost_usd``; and the budgets balance: no job's reservation left, no job slot
-held, nothing reserved.
+holds one cache-hit entry per job served from the cache, counts every job's picture exactly
+once (its call, cache hit, or the job it followed), and its entries add up to the sum of the
+jobs' ``cost_usd``; and the budgets balance: no job's reservation left, no job slot held,
+nothing reserved.
 ``tests/integration/test_redelivery_harness.py`` runs a small run, ``bench/redelivery.py``
 the full one.
 """
@@ -99,6 +100,9 @@ class HarnessReport:
     max_calls_per_fingerprint: int = 0
     max_ledger_entries_per_fingerprint: int = 0
     cache_hit_entries: int = 0
+    served_from_cache: int = 0
+    # Succeeded jobs whose ledger entries do not count exactly one picture.
+    pictures_miscounted: list[str] = field(default_factory=list)
     # Micro-dollars: what the ledger's entries of these jobs add up to, and their cost_usd.
     ledger_cost_micros: int = 0
     jobs_cost_micros: int = 0
@@ -130,10 +134,15 @@ class HarnessReport:
             found.append(
                 f"{self.ledger_entries} ledger entries for {self.provider_calls} provider calls"
             )
-        if self.cache_hit_entries != self.answered_from_cache:
+        if self.cache_hit_entries != self.served_from_cache:
             found.append(
                 f"{self.cache_hit_entries} cache-hit entries for "
-                f"{self.answered_from_cache} answers from the cache"
+                f"{self.served_from_cache} jobs served from the cache"
+            )
+        if self.pictures_miscounted:
+            found.append(
+                f"{len(self.pictures_miscounted)} jobs' pictures miscounted by the ledger: "
+                f"{self.pictures_miscounted[:5]}"
             )
         if self.ledger_cost_micros != self.jobs_cost_micros:
             found.append(
@@ -477,6 +486,14 @@ def _count(run: _Run, provider: CountingProvider, store: KillingJobStore) -> Non
     report.max_ledger_entries_per_fingerprint = max(per_fingerprint, default=0)
     entries = [entry for job_id in run.job_ids for entry in ledger.job_entries(job_id)]
     report.cache_hit_entries = sum(entry.kind == "cache_hit" for entry in entries)
+    report.served_from_cache = sum(1 for record in records if record is not None and record.cached)
+    report.pictures_miscounted = [
+        record.id
+        for record in records
+        if record is not None
+        and record.status is JobStatus.SUCCEEDED
+        and sum(entry.images for entry in entries if entry.job_id == record.id) != 1
+    ]
     report.ledger_cost_micros = sum(entry.actual_micros for entry in entries)
     report.jobs_cost_micros = sum(
         usd_to_micros(record.cost_usd or 0.0) for record in records if record is not None

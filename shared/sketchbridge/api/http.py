@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from sketchbridge.domain.errors import (
     BudgetExceededError,
+    ForbiddenError,
     InvalidParamsError,
     InvalidPromptError,
     InvalidRequestError,
@@ -32,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_format": 415,
     "image_too_large": 413,
     "unauthorized": 401,
+    "forbidden": 403,
     "not_found": 404,
     "idempotency_conflict": 409,
     "content_policy": 422,
@@ -100,12 +102,24 @@ def user_id(resolver: APIGatewayHttpResolver) -> str:
     return str(subject)
 
 
+def admin_caller(resolver: APIGatewayHttpResolver) -> str:
+    """The ARN of the IAM principal whose signature API Gateway verified (AWS_IAM routes).
+
+    API Gateway answers 403 itself before a badly signed request gets here; a request with
+    no IAM principal at all (a route misconfigured with another authorizer) is refused too.
+    """
+    caller = resolver.current_event.request_context.authorizer.iam.user_arn
+    if not caller:
+        raise ForbiddenError("The admin API answers only requests signed by an IAM principal.")
+    return caller
+
+
 def parse_body(resolver: APIGatewayHttpResolver, model: type[Model]) -> Model:
     """Validate the JSON body into ``model``, naming what is wrong in the error."""
-    raw = resolver.current_event.decoded_body or ""
     try:
-        payload: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        payload: Any = json.loads(resolver.current_event.decoded_body or "")
+    # ValueError: not JSON, not UTF-8 or bad base64; RecursionError: nested beyond reason.
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequestError("The request body is not valid JSON.") from exc
     try:
         return model.model_validate(payload)

@@ -29,8 +29,8 @@ How to use (one processor job)::
         latencies.record(name, seconds=..., ok=..., steps=..., now=now)  # 1 UpdateItem
 
 So a job that succeeds on its first provider makes 5-6 requests, and each failover hop adds
-4-5. ``DynamoProviderConfigStore.overrides`` (1 BatchGetItem) is worth caching for a minute
-per instance rather than reading per job.
+4-5. ``DynamoProviderConfigStore.overrides`` (1 BatchGetItem) is read once per request or job
+(ProviderManager), so an admin's change applies from the next one without a deploy.
 """
 
 from __future__ import annotations

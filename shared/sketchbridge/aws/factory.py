@@ -26,7 +26,7 @@ from sketchbridge.aws.ocr_detector import (
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sns_alerts import SnsAdminAlerts
-from sketchbridge.aws.sqs_queue import SqsJobQueue, SqsQueueDepth
+from sketchbridge.aws.sqs_queue import SqsJobQueue, SqsQueueBacklogs, SqsQueueDepth
 from sketchbridge.domain.circuit_breaker import BreakerPolicy
 from sketchbridge.providers.catalog import build_registry
 from sketchbridge.services.ports import AdminAlerts, Dependencies, NoAlerts
@@ -48,6 +48,10 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
         queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url, settings.batch_queue_url),
         queue_depth=SqsQueueDepth(
+            client("sqs"),
+            {"interactive": settings.jobs_queue_url, "batch": settings.batch_queue_url},
+        ),
+        queue_backlogs=SqsQueueBacklogs(
             client("sqs"),
             {"interactive": settings.jobs_queue_url, "batch": settings.batch_queue_url},
         ),

@@ -10,6 +10,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.models import JobMessage
+from sketchbridge.services.ports import QueueBacklog
+
+# What GET /admin/health reports of each queue (approximations, as SQS says).
+_BACKLOG_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
 
 
 class SqsJobQueue:
@@ -73,3 +81,35 @@ class SqsQueueDepth:
             depth = last[1] if last is not None else 0
         self._read[priority] = (now, depth)
         return depth
+
+
+class SqsQueueBacklogs:
+    """The job queues' backlog: one GetQueueAttributes per queue."""
+
+    def __init__(self, client: Any, queue_urls: dict[str, str]) -> None:
+        self._client = client
+        self._queue_urls = {name: url for name, url in queue_urls.items() if url}
+
+    def backlogs(self) -> list[QueueBacklog]:
+        return [self._backlog(name, url) for name, url in self._queue_urls.items()]
+
+    def _backlog(self, name: str, url: str) -> QueueBacklog:
+        try:
+            response = self._client.get_queue_attributes(
+                QueueUrl=url, AttributeNames=list(_BACKLOG_ATTRIBUTES.values())
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # One unreadable queue must not hide the others, nor the providers' health.
+            return QueueBacklog(name=name, error=f"The queue's depth is unavailable: {exc}")
+        attributes = response.get("Attributes", {})
+
+        def count(field: str) -> int | None:
+            value = attributes.get(_BACKLOG_ATTRIBUTES[field])
+            return int(value) if value is not None else None
+
+        return QueueBacklog(
+            name=name,
+            visible=count("visible"),
+            in_flight=count("in_flight"),
+            delayed=count("delayed"),
+        )

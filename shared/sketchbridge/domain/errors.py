@@ -19,6 +19,7 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── UnknownProviderError       unknown_provider
     │   └── IdempotencyConflictError   idempotency_conflict (409)
     ├── UnauthorizedError              unauthorized: no or bad token (401)
+    ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
     ├── ProviderError                  a provider refused or failed
     │   ├── ContentPolicyError         content_policy: final, no failover
@@ -153,6 +154,14 @@ class UnauthorizedError(SketchbridgeError):
     code = "unauthorized"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Sign in again; your token may have expired.",
+    )
+
+
+class ForbiddenError(SketchbridgeError):
+    code = "forbidden"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Sign the request with SigV4 (service execute-api) as an IAM principal allowed to "
+        "invoke the admin routes; a user's token is not enough.",
     )
 
 

@@ -7,7 +7,8 @@ through the API; services turn it into a Response.
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -425,6 +426,105 @@ class EstimatesResponse(_Strict):
 
 class ErrorResponse(_Strict):
     error: ErrorInfo
+
+
+# ---------------------------------------------------------------- admin API (/admin/*)
+
+
+def _finite_and_not_negative(value: Any, where: str) -> None:
+    """Refuse NaN, infinities and negative amounts anywhere in a JSON-like value."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"{where} must be a finite number of at least 0, not {number!r}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _finite_and_not_negative(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _finite_and_not_negative(item, f"{where}[{index}]")
+
+
+class RateLimitSettings(_Strict):
+    """A token bucket: bursts of ``capacity`` calls, ``refill_per_s`` calls a second after."""
+
+    capacity: float = Field(ge=1, le=1_000_000, allow_inf_nan=False)
+    refill_per_s: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
+
+
+class ProviderSettingsRequest(_Strict):
+    """``PUT /admin/providers/{name}``: only the settings given change; ``null`` puts one
+    back to its default."""
+
+    enabled: bool | None = Field(default=None, strict=True)
+    # Share of load among near-equal providers; 0 = only as a fallback.
+    weight: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    # The model to call instead of the deployment's configured one.
+    model: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^\S+$")
+    # A price model in the shape GET shows (domain/pricing.py's price_model_to_dict).
+    price: dict[str, Any] | None = None
+    rate_limit: RateLimitSettings | None = None
+
+    @field_validator("price")
+    @classmethod
+    def _price_amounts(cls, price: dict[str, Any] | None) -> dict[str, Any] | None:
+        if price is not None:
+            _finite_and_not_negative(price, "price")
+        return price
+
+
+class ProviderSettingsResponse(_Strict):
+    name: str
+    # In ENABLED_PROVIDERS: this deployment can call it at all.
+    deployed: bool
+    # What jobs use now: the defaults with the admin's changes laid over them.
+    settings: dict[str, Any]
+    # Only what an admin changed (and what PUT with null takes back).
+    override: dict[str, Any]
+    model: str | None
+    status: Health | None = None  # None when not deployed
+    reason: str = ""
+
+
+class BreakerResponse(_Strict):
+    status: Literal["closed", "open", "half_open"]
+    consecutive_failures: int
+    opened_at: float | None = None
+    open_until: float | None = None
+
+
+class ProviderHealthResponse(_Strict):
+    name: str
+    enabled: bool
+    status: Health
+    reason: str
+    breaker: BreakerResponse
+    error_rate: float
+    samples: int
+    p50_s: float | None = None
+    p90_s: float | None = None
+    retires_on: date | None = None
+    retirement: Literal["ok", "flagged", "retired"] = "ok"
+
+
+class QueueBacklogResponse(_Strict):
+    name: str
+    visible: int | None = None
+    in_flight: int | None = None
+    delayed: int | None = None
+    # Why the depth could not be read (the rest of the answer still stands).
+    error: str | None = None
+
+
+class AdminHealthResponse(_Strict):
+    checked_at: datetime
+    providers: list[ProviderHealthResponse]
+    queues: list[QueueBacklogResponse]
 
 
 # ---------------------------------------------------------------- budgets and quotas (admin)

@@ -18,6 +18,7 @@ admin switch a deployed one off for a while.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
@@ -39,6 +40,7 @@ RETIREMENT_NOTICE = timedelta(days=30)
 DEFAULT_FIRST_BYTE_DEADLINE_S = 5.0
 FREE = PerImage.flat(0.0)
 DEFAULT_RATE_LIMIT = TokenBucket(capacity=10, refill_per_s=1.0)
+_MODEL_ID = re.compile(r"[^\s]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class ProviderProfile:
     # The ETA before any call was measured: seconds a picture takes at typical_steps.
     typical_s: float = 10.0
     typical_steps: int = 20
+    # The model to run instead of the one the deployment configured (REPLICATE_MODEL, ...);
+    # None: the configured one.
+    model: str | None = None
 
     def __post_init__(self) -> None:
         if self.weight < 0:
@@ -61,6 +66,8 @@ class ProviderProfile:
             raise ValueError("first_byte_deadline_s and typical_s must be positive")
         if self.typical_steps < 1:
             raise ValueError("typical_steps must be at least 1")
+        if self.model is not None and not _MODEL_ID.fullmatch(self.model):
+            raise ValueError("model must be a model id of 1 to 200 characters, no spaces")
 
 
 def retirement_status(retires_on: date | None, today: date) -> RetirementStatus:
@@ -89,6 +96,7 @@ def profile_to_dict(profile: ProviderProfile) -> dict[str, Any]:
         "retires_on": profile.retires_on.isoformat() if profile.retires_on else None,
         "typical_s": profile.typical_s,
         "typical_steps": profile.typical_steps,
+        "model": profile.model,
     }
 
 
@@ -135,6 +143,10 @@ def _parse(key: str, value: Any) -> Any:
         return date.fromisoformat(value) if value is not None else None
     if key == "typical_steps":
         return int(value)
+    if key == "model":
+        if value is not None and not isinstance(value, str):
+            raise ValueError("model must be a model id or null")
+        return value
     return float(value)  # weight, first_byte_deadline_s, typical_s
 
 

@@ -40,7 +40,7 @@ import math
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -203,6 +203,10 @@ class BedrockProvider:
     @property
     def model(self) -> str:
         return self.config.model_id
+
+    def with_model(self, model: str) -> BedrockProvider:
+        """This adapter invoking another model id in the same region."""
+        return BedrockProvider(replace(self.config, model_id=model))
 
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         body = json.dumps(request_body(request)).encode("utf-8")

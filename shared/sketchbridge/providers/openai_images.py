@@ -70,7 +70,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
@@ -252,6 +252,10 @@ class OpenAIProvider:
     @property
     def model(self) -> str:
         return self._config.model
+
+    def with_model(self, model: str) -> OpenAIProvider:
+        """This adapter running another image model, with the same key and settings."""
+        return OpenAIProvider(replace(self._config, model=model), api_key=self._api_key)
 
     @property
     def retires_on(self) -> date | None:

@@ -20,6 +20,8 @@ class ProviderRegistry:
             raise ValueError(f"default provider {default!r} is not registered")
         self._providers = dict(providers)
         self.default = default
+        # Adapters running an admin's choice of model, built once per (provider, model).
+        self._with_model: dict[tuple[str, str], ImageProvider] = {}
 
     @property
     def names(self) -> list[str]:
@@ -38,6 +40,22 @@ class ProviderRegistry:
             raise UnknownProviderError(
                 f"There is no provider called {requested!r}. Choose one of: {known}."
             ) from None
+
+    def resolve_model(self, requested: str, model: str | None) -> ImageProvider:
+        """The provider a request names, running ``model`` instead of its configured one
+        (an admin's choice: ProviderProfile.model); ValueError when it cannot run that model.
+        """
+        provider = self.resolve(requested)
+        if model is None or model == provider.model:
+            return provider
+        key = (provider.name, model)
+        if key not in self._with_model:
+            choose = getattr(provider, "with_model", None)
+            if choose is None:
+                raise ValueError(f"{provider.name} runs its one model ({provider.model}) only")
+            chosen: ImageProvider = choose(model)
+            self._with_model[key] = chosen
+        return self._with_model[key]
 
 
 def default_registry() -> ProviderRegistry:

@@ -209,6 +209,11 @@ class ReplicateProvider:
     def model(self) -> str:
         return self._config.model
 
+    def with_model(self, model: str) -> ReplicateProvider:
+        """This adapter running another model (``owner/name``); its version pin is dropped."""
+        config = replace(self._config, model=model, version=None)
+        return ReplicateProvider(self._api_key, config, clock=self._clock, sleep=self._sleep)
+
     @property
     def description(self) -> str:
         return (

@@ -35,6 +35,7 @@ from sketchbridge.domain.errors import ProviderError, ProviderTimeoutError, Sket
 from sketchbridge.providers.base import DEFAULT_PROBE_TIMEOUT_S, ProbeableProvider
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_chain import SKIPPED_OPEN
+from sketchbridge.services.provider_manager import ProviderManager
 
 OK = "ok"
 # Another caller holds the half-open lease: its call, not ours, decides.
@@ -75,7 +76,9 @@ def check_providers(
     ``clock`` (Unix seconds) defaults to ``deps.clock``."""
     if clock is None:
         clock = deps.epoch_seconds
-    providers = deps.providers.all()
+    # Each running the model an admin chose for it, if one did: that is what jobs call.
+    manager = ProviderManager(deps)
+    providers = [manager.provider(provider.name) for provider in deps.providers.all()]
     results: dict[str, ProbeResult] = {}
     pending: list[_Pending] = []
     breakers = deps.breakers.load_many(provider.name for provider in providers)

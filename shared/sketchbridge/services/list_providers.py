@@ -56,7 +56,7 @@ def list_providers(deps: Dependencies) -> ProvidersResponse:
                 name=provider.name,
                 description=provider.description,
                 is_ai=provider.is_ai,
-                model=provider.model,
+                model=manager.provider(provider.name).model,
                 status=status.health,
                 reason=status.reason,
                 capabilities=_capabilities(caps),

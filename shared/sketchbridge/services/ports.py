@@ -159,6 +159,28 @@ class NoQueueDepth:
 
 
 @dataclass(frozen=True)
+class QueueBacklog:
+    """One job queue's backlog as SQS approximates it; None where it could not be read."""
+
+    name: str
+    visible: int | None = None
+    in_flight: int | None = None
+    delayed: int | None = None
+    error: str | None = None
+
+
+class QueueBacklogReader(Protocol):
+    def backlogs(self) -> list[QueueBacklog]:
+        """Every job queue's depth; a queue that cannot be read says why, in its entry."""
+        ...
+
+
+class NoQueueBacklogs:
+    def backlogs(self) -> list[QueueBacklog]:
+        return []
+
+
+@dataclass(frozen=True)
 class Subscriber:
     connection_id: str
     # The job id the client asked about; it differs from the job that runs when
@@ -443,6 +465,10 @@ class ProviderConfigStore(Protocol):
 
     def put(self, name: str, override: Mapping[str, Any]) -> None: ...
 
+    def clear(self, name: str) -> None:
+        """Drop the provider's override: its defaults apply again."""
+        ...
+
 
 class ConnectionPusher(Protocol):
     def push(self, connection_id: str, payload: bytes) -> bool:
@@ -474,6 +500,8 @@ class Dependencies:
     provider_config: ProviderConfigStore
     metrics: MetricsRecorder = field(default_factory=NoMetrics)
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
+    # The queues' backlog, for GET /admin/health; none known: nothing is reported.
+    queue_backlogs: QueueBacklogReader = field(default_factory=NoQueueBacklogs)
     # Budgets, quotas and reservations; None: nothing is limited (nor counted).
     budgets: BudgetStore | None = None
     # The app-wide budgets and per-user quotas that hold without an admin override.
@@ -486,8 +514,6 @@ class Dependencies:
     failover_on_policy: bool = False
     # How many jobs wait ahead of a new one, for its ETA (ProviderManager.quotes).
     queue_depth: QueueDepth = field(default_factory=NoQueueDepth)
-    # Per-instance memo of the providers' profiles (see ProviderManager.profiles).
-    profile_memo: dict[str, Any] = field(default_factory=dict)
     result_url_ttl_seconds: int = 3600
     job_ttl_days: int = 30
     connection_ttl_hours: int = 2

@@ -120,8 +120,12 @@ def run_chain(
     breakers = deps.breakers.load_many(order)
     names = list(order)
     for index, name in enumerate(names):
-        provider = deps.providers.resolve(name)
         profile = profiles.get(name, ProviderProfile())
+        try:
+            # The model an admin chose for this provider, if any (ProviderProfile.model).
+            provider = deps.providers.resolve_model(name, profile.model)
+        except ValueError:
+            provider = deps.providers.resolve(name)
         following = names[index + 1] if index + 1 < len(names) else None
         now = clock()
         decision = allows_call(breakers[name], now, deps.breakers.policy)

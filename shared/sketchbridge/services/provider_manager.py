@@ -8,8 +8,7 @@ them for GET /providers, POST /estimates and the order a job tries providers in.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -41,8 +40,6 @@ from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.ports import Dependencies
 
 Policy = Literal["cheapest", "fastest", "balanced"]
-# Admins' overrides are read at most this often per instance.
-PROFILE_CACHE_S = 60.0
 # Jobs the processor runs at once from the interactive queue (template.yaml, JobsQueue's
 # event source MaximumConcurrency): the queue ahead drains this many at a time.
 INTERACTIVE_CONCURRENCY = 8
@@ -78,6 +75,8 @@ class Plan:
 
     order: tuple[str, ...]
     quotes: dict[str, Quote]
+    # The model each provider runs for this job (an admin may have chosen another one).
+    models: dict[str, str] = field(default_factory=dict)
 
     @property
     def chosen(self) -> Quote:
@@ -85,46 +84,61 @@ class Plan:
 
 
 class ProviderManager:
+    """One per request or job: it reads the admins' overrides once, on first use."""
+
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+        self._profiles: dict[str, ProviderProfile] | None = None
+        self._price_overrides: dict[str, PriceModel] = {}
 
     def profiles(self) -> dict[str, ProviderProfile]:
         """The enabled providers' profiles: defaults in code, overridden by the admins.
 
-        Read at most every PROFILE_CACHE_S per instance, so an admin's change
-        reaches every instance within a minute without a read per job.
+        Read (one consistent BatchGetItem) once per manager, that is once per request or
+        job and never across them, so an admin's change applies from the next request or
+        job that starts after the admin API answered, on every instance, without a deploy.
         """
-        memo = self._deps.profile_memo
-        now = time.monotonic()
-        if "profiles" not in memo or now - memo["read_at"] > PROFILE_CACHE_S:
+        if self._profiles is None:
             names = self._deps.providers.names
             overrides = self._deps.provider_config.overrides(names)
-            memo["profiles"] = merge(
-                {name: self._default_profile(name) for name in names}, overrides
+            self._profiles = merge(
+                {
+                    name: self.default_profile(name, model=overrides.get(name, {}).get("model"))
+                    for name in names
+                },
+                overrides,
             )
-            memo["price_overrides"] = {
+            self._price_overrides = {
                 name: price_model_from_dict(override["price"])
                 for name, override in overrides.items()
                 if override.get("price") is not None
             }
-            memo["read_at"] = now
-        profiles: dict[str, ProviderProfile] = memo["profiles"]
-        return profiles
+        return self._profiles
 
-    def _default_profile(self, name: str) -> ProviderProfile:
-        """The profile in code, priced for the model this deployment configured (a community
-        Replicate model bills by the second, an official one by the image)."""
+    def default_profile(self, name: str, *, model: str | None = None) -> ProviderProfile:
+        """The profile in code, priced for the model it runs: ``model`` (an admin's choice)
+        or the one this deployment configured (a community Replicate model bills by the
+        second, an official one by the image)."""
         profile = DEFAULT_PROFILES.get(name, ProviderProfile())
-        price = table_price(name, self._deps.providers.resolve(name).model)
+        price = table_price(name, model or self._deps.providers.resolve(name).model)
         return replace(profile, price=price) if price is not None else profile
+
+    def provider(self, name: str) -> ImageProvider:
+        """The named provider's adapter, running the model an admin chose, if one did."""
+        profile = self.profiles().get(name)
+        try:
+            return self._deps.providers.resolve_model(name, profile.model if profile else None)
+        except ValueError:
+            # Checked when the admin set it; a model this adapter cannot run (its provider
+            # deployed since) leaves the configured one in charge rather than fail every job.
+            return self._deps.providers.resolve(name)
 
     def actual_cost(self, usage: ProviderUsage, *, quote_usd: float | None = None) -> ActualCost:
         """What one provider call cost, from what the provider reported: priced by the admin's
         override of that provider's price if there is one, else by the versioned table."""
         self.profiles()
-        overrides: dict[str, PriceModel] = self._deps.profile_memo["price_overrides"]
         price, version = billing_price(
-            usage.provider, usage.model, override=overrides.get(usage.provider)
+            usage.provider, usage.model, override=self._price_overrides.get(usage.provider)
         )
         return actual_cost(usage, price, version=version, quote_usd=quote_usd)
 
@@ -134,7 +148,9 @@ class ProviderManager:
         statuses: dict[str, ProviderStatus] = {}
         for provider in deps.providers.all():
             latency = deps.latency.summary(provider.name, now=now)
-            retires_on = retirement_date(provider, self.profiles()[provider.name])
+            retires_on = retirement_date(
+                self.provider(provider.name), self.profiles()[provider.name]
+            )
             report = assess_health(
                 breaker=breakers[provider.name],
                 latency=latency,
@@ -239,14 +255,15 @@ class ProviderManager:
             max_eta_s=max_eta_s,
             seed=seed,
         )
+        models = {name: self.provider(name).model for name in quotes}
         if requested != "auto":
             explicit = self._deps.providers.resolve(requested).name
             others = [name for name in ranked if name != explicit] if allow_failover else []
-            return Plan(order=(explicit, *others), quotes=quotes)
+            return Plan(order=(explicit, *others), quotes=quotes, models=models)
         if not ranked:
             # Nothing fits and is up: still try the default, whose error will say why.
-            return Plan(order=(self._deps.providers.default,), quotes=quotes)
-        return Plan(order=tuple(ranked), quotes=quotes)
+            return Plan(order=(self._deps.providers.default,), quotes=quotes, models=models)
+        return Plan(order=tuple(ranked), quotes=quotes, models=models)
 
 
 def retirement_date(provider: ImageProvider, profile: ProviderProfile) -> date | None:

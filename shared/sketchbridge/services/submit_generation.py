@@ -161,8 +161,14 @@ def _seed(request: GenerationRequest, index: int) -> tuple[int, bool]:
 
 
 def _draft(request: GenerationRequest, deps: Dependencies) -> _Draft:
-    """Validate and preprocess; pure computation, so a cache hit costs no extra I/O."""
-    provider = None if request.provider == "auto" else deps.providers.resolve(request.provider)
+    """Validate and preprocess. A named provider's model (the one an admin chose, if any:
+    one read of the overrides) is part of the fingerprint, so a switch of model is never
+    answered with a picture the earlier model drew."""
+    provider = (
+        None
+        if request.provider == "auto"
+        else ProviderManager(deps).provider(deps.providers.resolve(request.provider).name)
+    )
     decoded = decode_sketch(parse_data_url(request.sketch))
     caps = provider.capabilities if provider else None
     width, height = choose_output_size(
@@ -269,7 +275,7 @@ def _prepare(
     record = record.model_copy(
         update={
             "provider": chosen.name,
-            "model": chosen.model,
+            "model": plan.models.get(chosen.name, chosen.model),
             "reproducible": chosen.capabilities.seed,
             "plan": list(plan.order),
             "quote": QuoteInfo(
