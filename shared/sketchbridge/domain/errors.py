@@ -8,6 +8,9 @@ one table at the API edge (``sketchbridge.api.http``), never here.
 
     SketchbridgeError
     ├── InvalidRequestError            invalid_input and its kin: the request itself is wrong (4xx)
+    │   ├── InvalidBodyError           invalid_body: not UTF-8, not JSON, nested too deep
+    │   │   └── BodyTooLargeError      body_too_large: more bytes than any request needs (413)
+    │   ├── InvalidHeaderError         invalid_header: a header too long or with bad characters
     │   ├── InvalidSketchError         sketch missing, malformed data URL, unreadable image
     │   │   ├── UnsupportedFormatError unsupported_format: not PNG, JPEG or WebP
     │   │   ├── ImageTooLargeError     image_too_large: too many bytes or pixels
@@ -71,6 +74,27 @@ class InvalidRequestError(SketchbridgeError):
     code = "invalid_input"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Check the request against the API reference and send it again.",
+    )
+
+
+class InvalidBodyError(InvalidRequestError):
+    code = "invalid_body"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send a UTF-8 JSON object (Content-Type: application/json) as the API reference shows.",
+    )
+
+
+class BodyTooLargeError(InvalidBodyError):
+    code = "body_too_large"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send a smaller sketch: the API takes sketches up to 8 MB.",
+    )
+
+
+class InvalidHeaderError(InvalidRequestError):
+    code = "invalid_header"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send header values of printable ASCII within the documented length.",
     )
 
 
