@@ -15,7 +15,14 @@ from PIL import Image
 from sketchbridge.domain import metric_catalog
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
 from sketchbridge.domain.metric_catalog import Metric
-from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord, JobStatus
+from sketchbridge.domain.models import (
+    CacheRecord,
+    ErrorInfo,
+    IdempotencyRecord,
+    JobMessage,
+    JobRecord,
+    JobStatus,
+)
 from sketchbridge.providers.base import (
     ProgressCallback,
     ProgressUpdate,
@@ -333,15 +340,29 @@ class FakeResultCache:
 
 class FakeIdempotencyStore:
     def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], tuple[str, str]] = {}
+        self.records: dict[str, IdempotencyRecord] = {}
 
     def remember(
-        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
-    ) -> tuple[str, str] | None:
-        known = self.keys.get((user_id, key))
+        self, key_id: str, record: IdempotencyRecord, *, expires_at: int
+    ) -> IdempotencyRecord | None:
+        known = self.records.get(key_id)
         if known is None:
-            self.keys[(user_id, key)] = (request_hash, job_id)
+            self.records[key_id] = record
         return known
+
+    def take_over(
+        self, key_id: str, record: IdempotencyRecord, *, stale_job_id: str, expires_at: int
+    ) -> bool:
+        known = self.records.get(key_id)
+        if known is not None and known.job_ids[0] != stale_job_id:
+            return False
+        self.records[key_id] = record
+        return True
+
+    def forget(self, key_id: str, *, job_id: str) -> None:
+        known = self.records.get(key_id)
+        if known is not None and known.job_ids[0] == job_id:
+            del self.records[key_id]
 
 
 class FakePusher:

@@ -42,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "not_found": 404,
     "idempotency_conflict": 409,
+    "idempotency_in_progress": 409,
     "content_policy": 422,
     "budget_exceeded": 402,
     "rate_limited": 429,

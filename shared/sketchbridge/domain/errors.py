@@ -20,7 +20,8 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── InvalidPromptError         invalid_prompt: empty or too long
     │   ├── InvalidParamsError         invalid_params: a parameter out of range or unknown
     │   ├── UnknownProviderError       unknown_provider
-    │   └── IdempotencyConflictError   idempotency_conflict (409)
+    │   ├── IdempotencyConflictError   idempotency_conflict (409)
+    │   └── IdempotencyInProgressError idempotency_in_progress (409): the first is still storing
     ├── UnauthorizedError              unauthorized: no or bad token (401)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
     ├── ProviderError                  a provider refused or failed
@@ -164,6 +165,14 @@ class IdempotencyConflictError(InvalidRequestError):
     code = "idempotency_conflict"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Use a new Idempotency-Key for a different request.",
+    )
+
+
+class IdempotencyInProgressError(InvalidRequestError):
+    code = "idempotency_in_progress"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Retry with the same Idempotency-Key in a few seconds.",
     )
 
 

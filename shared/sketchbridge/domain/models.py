@@ -241,6 +241,19 @@ class CacheRecord(BaseModel):
     expires_at: int
 
 
+class IdempotencyRecord(BaseModel):
+    """What a submit with an ``Idempotency-Key`` created, so a retry gets the same answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_hash: str
+    # The first is the job the answer shows; all of them for variations (``group_job_ids``).
+    job_ids: list[str] = Field(min_length=1)
+    group_id: str | None = None
+    # Epoch seconds: a record whose first job never appeared may be taken over after a while.
+    stored_at: int
+
+
 class JobMessage(_Strict):
     """What the submit function puts on the queue: only the id; the record holds the rest."""
 

@@ -16,6 +16,7 @@ from sketchbridge.domain.models import (
     ErrorInfo,
     ExternalCall,
     HopInfo,
+    IdempotencyRecord,
     JobMessage,
     JobRecord,
     JobStatus,
@@ -177,10 +178,22 @@ class ResultCache(Protocol):
 
 
 class IdempotencyStore(Protocol):
+    """Records keyed by ``key_id``, a hash of (user, Idempotency-Key) made by the use case."""
+
     def remember(
-        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
-    ) -> tuple[str, str] | None:
-        """Store key → (hash, job) unless the key is known; the known (hash, job) otherwise."""
+        self, key_id: str, record: IdempotencyRecord, *, expires_at: int
+    ) -> IdempotencyRecord | None:
+        """Store the record unless the key is known; the known record otherwise."""
+        ...
+
+    def take_over(
+        self, key_id: str, record: IdempotencyRecord, *, stale_job_id: str, expires_at: int
+    ) -> bool:
+        """Replace a record whose first job is ``stale_job_id``; False if it changed meanwhile."""
+        ...
+
+    def forget(self, key_id: str, *, job_id: str) -> None:
+        """Drop the record if it is still the one naming ``job_id`` (a submit that failed)."""
         ...
 
 
