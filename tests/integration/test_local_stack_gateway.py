@@ -285,6 +285,22 @@ def test_cors_preflight_is_answered_from_the_templates_configuration(api: httpx.
     assert response.headers["access-control-allow-origin"] == "*"
 
 
+def test_cors_preflight_allows_the_idempotency_key_header(api: httpx.Client) -> None:
+    # Refused before: a browser could not send Idempotency-Key, so it could not retry safely.
+    response = api.options(
+        "/generations",
+        headers={
+            "origin": "http://example.test",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type,idempotency-key",
+        },
+    )
+
+    assert response.status_code == 200
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "idempotency-key" in allowed
+
+
 # -- WebSocket API ----------------------------------------------------------------------------
 
 

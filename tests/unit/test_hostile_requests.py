@@ -176,3 +176,35 @@ def test_a_job_id_that_is_not_ours_is_a_404_without_touching_the_store(
     status, body = _call(handler, event)
     assert (status, body["error"]["code"]) == (404, "not_found")
     assert len(body["error"]["message"]) < 200
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "\u200b\u200b\u200b",  # zero-width spaces
+        "\u200c\u200d\u2060\ufeff",  # joiners, word joiner, BOM
+        " \u200b \u202e\u2066 \t",  # with whitespace and bidi controls
+        "\u3164\u3164",  # Hangul fillers
+        "\u2800",  # braille blank
+        "\u0301\u0301",  # combining marks alone
+    ],
+    ids=["zero-width", "joiners-bom", "with-whitespace", "hangul-filler", "braille", "combining"],
+)
+def test_a_prompt_of_only_invisible_characters_is_invalid_prompt(
+    prompt: str, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = _handler("submit", deps, monkeypatch)
+    body = {"sketch": sketch_data_url(), "prompt": prompt}
+    status, answer = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
+    assert (status, answer["error"]["code"]) == (400, "invalid_prompt")
+    assert deps.queue.messages == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("prompt", ["a\u200bturtle", "\u6d77\u9f9f", "\U0001f422", "e\u0301"])
+def test_a_prompt_with_something_visible_is_accepted(
+    prompt: str, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = _handler("submit", deps, monkeypatch)
+    body = {"sketch": sketch_data_url(), "prompt": prompt}
+    status, _ = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
+    assert status == 202

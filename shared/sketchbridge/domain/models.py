@@ -7,6 +7,7 @@ through the API; services turn it into a Response.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
@@ -16,6 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
 MAX_SIDE = 2048
+
+# Characters that show nothing: controls, format characters (zero-width space and joiners,
+# bidi marks, the BOM), separators, unassigned and private code points, lone combining marks.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols drawn as blanks (Hangul fillers, the braille blank).
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: str) -> bool:
+    """Does ``text`` show anything, or is it only whitespace and invisible characters?"""
+    return any(
+        not character.isspace()
+        and character not in _BLANK_CHARACTERS
+        and unicodedata.category(character) not in _INVISIBLE_CATEGORIES
+        for character in text
+    )
 
 
 class JobStatus(StrEnum):
@@ -89,6 +106,8 @@ class GenerationRequest(_Strict):
         stripped = prompt.strip()
         if not stripped:
             raise ValueError("the prompt is empty")
+        if not has_visible_text(stripped):
+            raise ValueError("the prompt has only invisible characters (zero-width, format)")
         return stripped
 
 
