@@ -301,6 +301,82 @@ def test_cors_preflight_allows_the_idempotency_key_header(api: httpx.Client) -> 
     assert "idempotency-key" in allowed
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"host": "rebound.evil.example"},
+    ],
+    ids=["other-origin", "null-origin", "cross-site-fetch", "dns-rebinding-host"],
+)
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/_local/config"), ("POST", "/dev-issuer/token")]
+)
+def test_the_dev_token_is_never_handed_to_another_origin(
+    api: httpx.Client, stack: LocalStack, method: str, path: str, headers: dict[str, str]
+) -> None:
+    if "host" in headers:
+        headers = {"host": f"{headers['host']}:{stack.port}"}
+    response = api.request(method, path, headers=headers, json={"sub": "mallory"})
+
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+    assert stack.dev_token not in response.text and "token" not in response.json()
+
+
+def test_the_page_config_answers_its_own_page_without_cors(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    same_origin = api.get(
+        "/_local/config", headers={"origin": stack.api_url, "sec-fetch-site": "same-origin"}
+    )
+    assert same_origin.status_code == 200 and same_origin.json()["dev_token"] == stack.dev_token
+    assert "access-control-allow-origin" not in same_origin.headers
+
+    preflight = api.options(
+        "/_local/config",
+        headers={"origin": "http://evil.example", "access-control-request-method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_lambda_invoke_is_not_served_on_the_api_port(api: httpx.Client) -> None:
+    # It ran any function with any claims and no token, reachable from any web page.
+    response = api.post(
+        "/2015-03-31/functions/SubmitFunction/invocations",
+        json={},
+        headers={"origin": "http://evil.example"},
+    )
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
+def test_lambda_invoke_answers_on_its_own_loopback_port_without_cors(stack: LocalStack) -> None:
+    assert stack.lambda_port not in (0, stack.port)
+    with httpx.Client(base_url=stack.lambda_url, timeout=30) as invoke:
+        preflight = invoke.options(
+            "/2015-03-31/functions/QueryFunction/invocations",
+            headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+        )
+        unknown = invoke.post("/2015-03-31/functions/NoSuchFunction/invocations", json={})
+        malformed = invoke.post(
+            "/2015-03-31/functions/QueryFunction/invocations", content=b"{not json"
+        )
+    assert "access-control-allow-origin" not in preflight.headers
+    assert unknown.status_code == 404
+    assert malformed.status_code == 400
+
+
+def test_the_connections_api_answers_no_cors(api: httpx.Client) -> None:
+    preflight = api.options(
+        "/_connections/@connections/someone",
+        headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
 # -- WebSocket API ----------------------------------------------------------------------------
 
 
