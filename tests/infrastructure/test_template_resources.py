@@ -31,6 +31,7 @@ DOCUMENTED_HTTP_ROUTES = {
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
+    ("POST", "/ws-tickets"): "WebSocketFunction",
 }
 DOCUMENTED_WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe"}
 # Read by Powertools and the log setup, not by sketchbridge.settings, so the

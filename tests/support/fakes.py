@@ -302,6 +302,20 @@ class FakeConnectionStore:
             ]
 
 
+class FakeTicketStore:
+    def __init__(self) -> None:
+        self.tickets: dict[str, tuple[str, int]] = {}
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        self.tickets[ticket_id] = (user_id, expires_at)
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        found = self.tickets.pop(ticket_id, None)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+
 class FakeResultCache:
     def __init__(self) -> None:
         self.results: dict[str, CacheRecord] = {}
@@ -435,6 +449,7 @@ def fake_dependencies(*, provider: FakeProvider | None = None) -> Dependencies:
         objects=FakeObjectStore(),
         queue=FakeQueue(),
         connections=FakeConnectionStore(),
+        tickets=FakeTicketStore(),
         pusher=FakePusher(),
         cache=FakeResultCache(),
         idempotency=FakeIdempotencyStore(),

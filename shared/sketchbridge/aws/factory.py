@@ -35,11 +35,13 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
     dynamodb = client("dynamodb")
     secret = settings.provider_keys_secret
     keys = ProviderKeys(client("secretsmanager") if secret else None, secret or None)
+    connections = DynamoConnectionStore(dynamodb, settings.connections_table)
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
         queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url, settings.batch_queue_url),
-        connections=DynamoConnectionStore(dynamodb, settings.connections_table),
+        connections=connections,
+        tickets=connections,
         cache=DynamoResultCache(dynamodb, settings.cache_table),
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
         ledger=DynamoUsageLedger(dynamodb, settings.cache_table),

@@ -303,6 +303,14 @@ class JobEventMessage(BaseModel):
     error: ErrorInfo | None = None
 
 
+class WsTicketResponse(_Strict):
+    """``POST /ws-tickets``: what opens one WebSocket (``?ticket=``), once, within a minute."""
+
+    ticket: str = Field(description="Single use: send as ?ticket=<ticket> on the WebSocket URL.")
+    expires_in: int = Field(description="Seconds the ticket stays valid.")
+    expires_at: str = Field(description="When it stops being valid (ISO 8601, UTC).")
+
+
 class SubscribeMessage(_Strict):
     """What a client sends over the WebSocket to follow a job."""
 

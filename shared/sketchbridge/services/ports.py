@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.clock import utc_now
+from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.latency import LatencySummary
 from sketchbridge.domain.metric_catalog import Metric
 from sketchbridge.domain.models import (
@@ -152,6 +153,28 @@ class ConnectionStore(Protocol):
     def subscribers(self, job_id: str) -> list[Subscriber]: ...
 
     def remove_connection(self, connection_id: str) -> None: ...
+
+
+class TicketStore(Protocol):
+    """Single-use WebSocket tickets, by their hash (``POST /ws-tickets`` → ``$connect``)."""
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        """Store a ticket for the user until ``expires_at``."""
+        ...
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        """Consume a ticket: its user if it existed and had not expired, once; else None."""
+        ...
+
+
+class NoTickets:
+    """Where tickets are not set up: none is ever valid, so $connect needs a token."""
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        raise InternalError("WebSocket tickets are not set up here.")
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        return None
 
 
 class ResultCache(Protocol):
@@ -315,6 +338,8 @@ class Dependencies:
     ledger: UsageLedger = field(default_factory=NoUsageLedger)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
+    # WebSocket tickets (the connections table on AWS).
+    tickets: TicketStore = field(default_factory=NoTickets)
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
     # Per-instance memo of the providers' profiles (see ProviderManager.profiles).
