@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import cache, failover, journey, redelivery
+from bench import api_fuzz, cache, failover, journey, redelivery
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
                 "cache": cache.run(),
                 "redelivery": redelivery.run(),
                 "failover": failover.run(),
+                "api_fuzz": api_fuzz.run(),
             },
             indent=2,
         )

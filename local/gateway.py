@@ -6,7 +6,8 @@ One Starlette app plays, on the API port:
 - the WebSocket API at `/ws`, with `$connect`, `$disconnect` and route selection;
 - the `@connections` management API at `/_connections/@connections/{id}`, which handlers reach
   through boto3's `apigatewaymanagementapi` client exactly as on AWS;
-- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`).
+- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`);
+- the API's OpenAPI document at `/openapi.json` (generated from sketchbridge/api/openapi.py).
 
 A second app (`lambda_app()`) plays Lambda's Invoke API on its own loopback port, as boto3
 reaches it through AWS_ENDPOINT_URL_LAMBDA: it runs any function with any event, so no
@@ -48,6 +49,7 @@ from local import events
 from local.dev_jwt import DevIssuer
 from local.lambda_runtime import LocalFunction
 from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
+from sketchbridge.api.openapi import openapi_document
 from sketchbridge.domain import clock
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class Gateway:
         routes = [
             Route("/", self._page, methods=["GET"]),
             Route("/_local/config", self._page_config, methods=["GET"]),
+            Route("/openapi.json", self._openapi, methods=["GET"]),
             Route("/dev-issuer/.well-known/jwks.json", self._jwks, methods=["GET"]),
             Route(
                 "/dev-issuer/.well-known/openid-configuration",
@@ -410,6 +413,10 @@ class Gateway:
             return JSONResponse({"message": 'token_use is "id" or "access"'}, status_code=400)
         token = self.issuer.mint(payload["sub"], email=payload.get("email"), token_use=token_use)
         return JSONResponse({"token": token})
+
+    async def _openapi(self, _request: Request) -> Response:
+        """The HTTP API's OpenAPI document (sketchbridge/api/openapi.py), for this server."""
+        return JSONResponse(openapi_document(self.page_config.get("api_url")))
 
     async def _page_config(self, request: Request) -> Response:
         # The dev token is in it: for the page this server served, never for another origin.
