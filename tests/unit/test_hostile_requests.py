@@ -208,3 +208,24 @@ def test_a_prompt_with_something_visible_is_accepted(
     body = {"sketch": sketch_data_url(), "prompt": prompt}
     status, _ = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
     assert status == 202
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"allow_failover": 0},
+        {"new_variation": "yes"},
+        {"preprocessing": {"palette_hint": 1}},
+    ],
+    ids=["allow_failover-0", "new_variation-yes", "palette_hint-1"],
+)
+def test_a_flag_that_is_not_true_or_false_is_refused_as_the_schema_says(
+    flags: dict[str, Any], deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by Schemathesis (ST201): `"allow_failover": 0` was accepted as false.
+    handler = _handler("submit", deps, monkeypatch)
+    body = {"sketch": sketch_data_url(), "prompt": "a turtle", **flags}
+    status, answer = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
+    assert status == 400
+    assert answer["error"]["code"] in {"invalid_input", "invalid_params"}
+    assert deps.queue.messages == []  # type: ignore[attr-defined]

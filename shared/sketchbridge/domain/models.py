@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
@@ -69,7 +69,7 @@ class PreprocessingOptions(_Strict):
     # garbled glyphs; describe: erase them and add the words to the prompt.
     text: Literal["keep", "remove", "describe"] = "keep"
     # Add the sketch's dominant colours, by name, to the prompt.
-    palette_hint: bool = False
+    palette_hint: StrictBool = False
     # Fit to the provider's size by padding (keeps everything) or cropping.
     fit: Literal["pad", "crop"] = "pad"
 
@@ -88,13 +88,15 @@ class GenerationRequest(_Strict):
     cache: Literal["use", "refresh", "bypass"] = "use"
     # Without a seed the same request reuses its cached result; ask for a new
     # variation to get a fresh seed (and a fresh image) instead.
-    new_variation: bool = False
+    new_variation: StrictBool = False
     # How "auto" chooses: the cheapest, the fastest, or the cheapest within the limits.
     policy: Literal["cheapest", "fastest", "balanced"] = "balanced"
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_eta_s: float | None = Field(default=None, gt=0)
     # With an explicit provider: may another one take over if it fails?
-    allow_failover: bool = True
+    # Flags (here and above) take true or false only, as the OpenAPI document says: 0 or "no"
+    # is a type error, not a guess at what the client meant.
+    allow_failover: StrictBool = True
     # interactive: someone is waiting at the canvas; batch: work that may wait.
     priority: Literal["interactive", "batch"] = "interactive"
     # Several images of the same request at once, each with its own seed.
