@@ -487,3 +487,63 @@ def test_deleting_a_connection_closes_the_socket(stack: LocalStack) -> None:
             socket.recv(timeout=30)
     with pytest.raises(management.exceptions.GoneException):
         management.post_to_connection(ConnectionId=connection_id, Data=b"late")
+
+
+# -- emulated AWS, as a web page in the same browser would try it -----------------------------
+
+
+def test_emulated_aws_refuses_a_web_page_but_serves_boto3_and_presigned_reads(
+    stack: LocalStack,
+) -> None:
+    # moto checks no signature and answered CORS for any origin: a page could read every
+    # user's sketches, write the tables or queue messages.
+    assert stack.provisioned is not None
+    bucket = stack.provisioned.physical_ids["ArtifactsBucket"]
+    queue_url = stack.provisioned.physical_ids["JobsQueue"]
+    s3 = _aws_client(stack, "s3")
+    s3.put_object(Bucket=bucket, Key="results/secret.png", Body=b"someone's picture")
+    presigned = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "results/secret.png"}, ExpiresIn=60
+    )
+    page = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    with httpx.Client(base_url=stack.aws_endpoint_url, timeout=30) as aws:
+        listing = aws.get(f"/{bucket}?list-type=2", headers=page)
+        preflight = aws.options(
+            f"/{bucket}/results/secret.png",
+            headers={**page, "access-control-request-method": "PUT"},
+        )
+        enqueue = aws.post(
+            "/",
+            data={"Action": "SendMessage", "QueueUrl": queue_url, "MessageBody": "{}"},
+            headers=page,
+        )
+        forged_action = aws.get(
+            "/",
+            params={
+                "Action": "SendMessage",
+                "QueueUrl": queue_url,
+                "MessageBody": "{}",
+                "Signature": "forged",
+            },
+            headers={"sec-fetch-site": "cross-site"},
+        )
+        rebound = aws.get(f"/{bucket}?list-type=2", headers={"host": "rebound.evil.example"})
+        image = httpx.get(presigned, headers={"sec-fetch-site": "cross-site"}, timeout=30)
+
+    refused = (listing, enqueue, forged_action, rebound)
+    assert [response.status_code for response in refused] == [403, 403, 403, 403]
+    assert "access-control-allow-origin" not in preflight.headers
+    assert image.status_code == 200 and image.content == b"someone's picture"
+    assert s3.get_object(Bucket=bucket, Key="results/secret.png")["Body"].read()
+
+
+def _aws_client(stack: LocalStack, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=stack.aws_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
