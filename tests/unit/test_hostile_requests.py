@@ -229,3 +229,54 @@ def test_a_flag_that_is_not_true_or_false_is_refused_as_the_schema_says(
     assert status == 400
     assert answer["error"]["code"] in {"invalid_input", "invalid_params"}
     assert deps.queue.messages == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("function", "path"), ROUTES)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"prompt": "t", "params": {"steps": 1' + "0" * 5000 + "}}",
+        '{"prompt": "t", "max_eta_s": Infinity}',
+        '{"prompt": "t", "max_cost_usd": NaN}',
+        '{"prompt": "t", "max_cost_usd": -Infinity}',
+    ],
+    ids=["5001-digit-integer", "infinity", "nan", "minus-infinity"],
+)
+def test_numbers_json_does_not_have_are_invalid_body(
+    function: str, path: str, raw: str, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found hunting: the 5,001-digit integer answered 500 (Python's int conversion limit);
+    # Infinity was accepted as a max_eta_s.
+    handler = _handler(function, deps, monkeypatch)
+    status, body = _call(handler, http_event("POST", path, body=raw, user="ada"))
+    assert (status, body["error"]["code"]) == (400, "invalid_body")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"prompt": "tur\u0000tle"},
+        {"prompt": "a turtle \u001b[2J\u001b[31mRED"},
+        {"prompt": "a turtle", "negative_prompt": "fog\u0007"},
+    ],
+    ids=["nul", "ansi-escape", "bell-in-negative"],
+)
+def test_control_characters_in_prompts_are_refused(
+    fields: dict[str, str], deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found hunting: a NUL or a terminal escape in the prompt was queued and echoed back.
+    handler = _handler("submit", deps, monkeypatch)
+    body = {"sketch": sketch_data_url(), **fields}
+    status, answer = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
+    assert status == 400
+    assert answer["error"]["code"] in {"invalid_prompt", "invalid_input"}
+    assert deps.queue.messages == []  # type: ignore[attr-defined]
+
+
+def test_line_breaks_and_tabs_in_a_prompt_are_kept(
+    deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = _handler("submit", deps, monkeypatch)
+    body = {"sketch": sketch_data_url(), "prompt": "a turtle\n\twatercolor"}
+    status, answer = _call(handler, http_event("POST", "/generations", body=body, user="ada"))
+    assert status == 202 and answer["prompt"] == "a turtle\n\twatercolor"

@@ -143,9 +143,16 @@ def json_body(event: dict[str, Any]) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidBodyError("The request body is not UTF-8 text.") from exc
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        return json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and an integer of more than 4,300 digits, which
+        # Python refuses to convert (it answered 500 before).
         raise InvalidBodyError("The request body is not valid JSON.") from exc
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are Python's extensions, not JSON: no limit or price is infinite."""
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def body_bytes(event: dict[str, Any]) -> bytes:

@@ -25,6 +25,15 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp
 _BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
+def _without_control_characters(text: str, name: str) -> str:
+    """Text as sent, unless it holds control characters (NUL, escapes) other than line breaks
+    and tabs: they mean nothing to a provider and rewrite what a terminal or log shows."""
+    for character in text:
+        if unicodedata.category(character) == "Cc" and character not in "\t\n\r":
+            raise ValueError(f"the {name} contains the control character U+{ord(character):04X}")
+    return text
+
+
 def has_visible_text(text: str) -> bool:
     """Does ``text`` show anything, or is it only whitespace and invisible characters?"""
     return any(
@@ -110,7 +119,14 @@ class GenerationRequest(_Strict):
             raise ValueError("the prompt is empty")
         if not has_visible_text(stripped):
             raise ValueError("the prompt has only invisible characters (zero-width, format)")
-        return stripped
+        return _without_control_characters(stripped, "prompt")
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def _negative_prompt_is_text(cls, negative_prompt: str | None) -> str | None:
+        if negative_prompt is None:
+            return None
+        return _without_control_characters(negative_prompt, "negative prompt")
 
 
 class ResolvedParams(_Strict):
