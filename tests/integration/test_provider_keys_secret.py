@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from sketchbridge.aws.clients import client
 from sketchbridge.aws.secrets import (
     CACHE_SECONDS,
     RETRY_AFTER_FAILURE_SECONDS,
@@ -18,7 +17,10 @@ from sketchbridge.aws.secrets import (
 )
 from sketchbridge.domain.errors import AuthFailedError
 
-SECRET = "sketchbridge/provider-keys"
+if TYPE_CHECKING:
+    from tests.integration.conftest import EmulatedAws
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 REPLICATE_KEY = "r8_first-key-never-logged"
 
 
@@ -33,49 +35,53 @@ class Ticking:
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
+def secretsmanager(aws: EmulatedAws) -> Any:
+    """Secrets Manager of the package's moto server (never mock_aws: it resets moto's state,
+    the server's tables and queues included)."""
+    return client("secretsmanager")
 
 
-def _keys(client: Any, clock: Ticking | None = None, **environ: str) -> ProviderKeys:
-    return ProviderKeys(client, SECRET, environ=environ, clock=clock or Ticking())
+@pytest.fixture
+def secret() -> str:
+    return f"sketchbridge/provider-keys-{uuid.uuid4().hex}"
 
 
-def test_a_present_key_is_read_from_the_secret(secretsmanager: Any) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
-    keys = _keys(secretsmanager, REPLICATE_API_TOKEN="from-the-environment")
+def _keys(
+    secretsmanager: Any, secret: str, clock: Ticking | None = None, **environ: str
+) -> ProviderKeys:
+    return ProviderKeys(secretsmanager, secret, environ=environ, clock=clock or Ticking())
+
+
+def test_a_present_key_is_read_from_the_secret(secretsmanager: Any, secret: str) -> None:
+    secretsmanager.create_secret(Name=secret, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
+    keys = _keys(secretsmanager, secret, REPLICATE_API_TOKEN="from-the-environment")
     assert keys.key("replicate") == REPLICATE_KEY
     assert REPLICATE_KEY not in repr(keys)
 
 
 def test_a_provider_missing_from_the_secret_falls_back_to_its_environment_variable(
     secretsmanager: Any,
+    secret: str,
 ) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
-    keys = _keys(secretsmanager, OPENAI_API_KEY="sk-local")
+    secretsmanager.create_secret(Name=secret, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
+    keys = _keys(secretsmanager, secret, OPENAI_API_KEY="sk-local")
     assert keys.key("openai") == "sk-local"
-    assert _keys(secretsmanager).key("openai") is None
+    assert _keys(secretsmanager, secret).key("openai") is None
 
 
 def test_a_missing_secret_is_auth_failed_naming_the_secret_and_logged(
-    secretsmanager: Any, caplog: pytest.LogCaptureFixture
+    secretsmanager: Any, secret: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    keys = _keys(secretsmanager, REPLICATE_API_TOKEN="ignored-when-the-secret-is-configured")
+    keys = _keys(
+        secretsmanager, secret, REPLICATE_API_TOKEN="ignored-when-the-secret-is-configured"
+    )
     with caplog.at_level(logging.ERROR), pytest.raises(AuthFailedError) as failed:
         keys.key("replicate")
     assert failed.value.code == "auth_failed"
-    assert SECRET in failed.value.message
+    assert secret in failed.value.message
     assert "ResourceNotFoundException" in failed.value.message
     assert any(
-        record.name.endswith("sketchbridge.aws.secrets") and SECRET in str(record.__dict__)
+        record.name.endswith("sketchbridge.aws.secrets") and secret in str(record.__dict__)
         for record in caplog.records
     )
 
@@ -90,13 +96,13 @@ def test_a_missing_secret_is_auth_failed_naming_the_secret_and_logged(
     ids=["truncated-json", "array", "string"],
 )
 def test_a_malformed_secret_is_auth_failed_and_its_value_is_never_logged(
-    value: str, reason: str, secretsmanager: Any, caplog: pytest.LogCaptureFixture
+    value: str, reason: str, secretsmanager: Any, secret: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretString=value)
-    keys = _keys(secretsmanager)
+    secretsmanager.create_secret(Name=secret, SecretString=value)
+    keys = _keys(secretsmanager, secret)
     with caplog.at_level(logging.DEBUG), pytest.raises(AuthFailedError) as failed:
         keys.key("replicate")
-    assert reason in failed.value.message and SECRET in failed.value.message
+    assert reason in failed.value.message and secret in failed.value.message
     assert "r8_" not in failed.value.message
     # Ours: botocore's own DEBUG lines print response bodies, and it is never at DEBUG on AWS.
     logged = " ".join(
@@ -108,20 +114,20 @@ def test_a_malformed_secret_is_auth_failed_and_its_value_is_never_logged(
     assert "r8_" not in logged
 
 
-def test_a_binary_secret_is_auth_failed(secretsmanager: Any) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretBinary=b"\x00r8_binary")
+def test_a_binary_secret_is_auth_failed(secretsmanager: Any, secret: str) -> None:
+    secretsmanager.create_secret(Name=secret, SecretBinary=b"\x00r8_binary")
     with pytest.raises(AuthFailedError, match="binary"):
-        _keys(secretsmanager).key("replicate")
+        _keys(secretsmanager, secret).key("replicate")
 
 
-def test_a_rotated_key_is_served_once_the_cache_expires(secretsmanager: Any) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
+def test_a_rotated_key_is_served_once_the_cache_expires(secretsmanager: Any, secret: str) -> None:
+    secretsmanager.create_secret(Name=secret, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
     clock = Ticking()
-    keys = _keys(secretsmanager, clock)
+    keys = _keys(secretsmanager, secret, clock)
     assert keys.key("replicate") == REPLICATE_KEY
 
     secretsmanager.put_secret_value(
-        SecretId=SECRET, SecretString=json.dumps({"replicate": "r8_rotated"})
+        SecretId=secret, SecretString=json.dumps({"replicate": "r8_rotated"})
     )
     assert keys.key("replicate") == REPLICATE_KEY  # cached for a while
     clock.now += CACHE_SECONDS + 1
@@ -130,17 +136,18 @@ def test_a_rotated_key_is_served_once_the_cache_expires(secretsmanager: Any) -> 
 
 def test_a_secret_broken_after_a_good_read_keeps_serving_the_last_good_keys(
     secretsmanager: Any,
+    secret: str,
 ) -> None:
-    secretsmanager.create_secret(Name=SECRET, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
+    secretsmanager.create_secret(Name=secret, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
     clock = Ticking()
-    keys = _keys(secretsmanager, clock)
+    keys = _keys(secretsmanager, secret, clock)
     assert keys.key("replicate") == REPLICATE_KEY
-    secretsmanager.put_secret_value(SecretId=SECRET, SecretString="{broken")
+    secretsmanager.put_secret_value(SecretId=secret, SecretString="{broken")
     clock.now += CACHE_SECONDS + 1
     assert keys.key("replicate") == REPLICATE_KEY
 
 
-def test_a_failed_read_is_not_retried_on_every_call(secretsmanager: Any) -> None:
+def test_a_failed_read_is_not_retried_on_every_call(secretsmanager: Any, secret: str) -> None:
     calls: list[str] = []
     real = secretsmanager.get_secret_value
 
@@ -150,11 +157,11 @@ def test_a_failed_read_is_not_retried_on_every_call(secretsmanager: Any) -> None
 
     secretsmanager.get_secret_value = counting
     clock = Ticking()
-    keys = _keys(secretsmanager, clock)
+    keys = _keys(secretsmanager, secret, clock)
     for _ in range(5):
         with pytest.raises(AuthFailedError):
             keys.key("replicate")
     assert len(calls) == 1
-    secretsmanager.create_secret(Name=SECRET, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
+    secretsmanager.create_secret(Name=secret, SecretString=json.dumps({"replicate": REPLICATE_KEY}))
     clock.now += RETRY_AFTER_FAILURE_SECONDS + 1
     assert keys.key("replicate") == REPLICATE_KEY
