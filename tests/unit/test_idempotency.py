@@ -147,3 +147,18 @@ def test_an_abandoned_key_with_the_same_body_is_submitted_afresh(
     assert fresh.id != first.id and fresh.status.value == "queued"
     again = submit_generation(request, user_id="ada", deps=deps, idempotency_key="lost")
     assert again.id == fresh.id
+
+
+def test_when_forgetting_the_key_fails_too_the_first_error_is_what_the_client_gets(
+    deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def s3_down(*_: object, **__: object) -> None:
+        raise InternalError("The object store is unavailable.")
+
+    def store_down(*_: object, **__: object) -> None:
+        raise InternalError("The idempotency store is unavailable.")
+
+    monkeypatch.setattr(deps.objects, "put", s3_down)
+    monkeypatch.setattr(deps.idempotency, "forget", store_down)
+    with pytest.raises(InternalError, match="object store"):
+        submit_generation(_request(), user_id="ada", deps=deps, idempotency_key="double-fault")

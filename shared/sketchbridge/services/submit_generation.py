@@ -7,6 +7,7 @@ retried submit with the same ``Idempotency-Key`` returns the same job.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -95,8 +96,10 @@ def submit_generation(
     try:
         return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
     except BaseException:
-        # A submit that failed has no answer to replay: the key is free for the retry.
-        deps.idempotency.forget(key_id, job_id=job_ids[0])
+        # A submit that failed has no answer to replay: the key is free for the retry. If
+        # even that fails, the key is taken over once IDEMPOTENT_ABANDONED_AFTER_S passed.
+        with contextlib.suppress(SketchbridgeError):
+            deps.idempotency.forget(key_id, job_id=job_ids[0])
         raise
 
 
