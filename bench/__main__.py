@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import budget_race, cache, failover, journey, redelivery
+from bench import api_fuzz, budget_race, cache, failover, journey, redelivery
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
                 "redelivery": redelivery.run(),
                 "failover": failover.run(),
                 "budget_race": budget_race.run(),
+                "api_fuzz": api_fuzz.run(),
             },
             indent=2,
         )

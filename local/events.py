@@ -27,6 +27,14 @@ _TEXT_MEDIA_TYPES = ("text/", "application/json", "application/xml", "applicatio
 _TEXT_MEDIA_SUFFIXES = ("+json", "+xml")
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def gateway_id() -> str:
     """An id shaped like API Gateway's connection and request ids (`L0SM9cOFvHcCIhw=`).
 
@@ -160,10 +168,12 @@ def http_api_event(
         event["queryStringParameters"] = query
     event["requestContext"] = request_context
     if request.body:
-        if _is_text(headers.get("content-type", "")):
-            event["body"] = request.body.decode("utf-8", errors="replace")
+        if _is_text(headers.get("content-type", "")) and _is_utf8(request.body):
+            event["body"] = request.body.decode("utf-8")
             event["isBase64Encoded"] = False
         else:
+            # Bytes that are not UTF-8 go as they came, base64, so the handler sees them and
+            # refuses them itself rather than reading U+FFFD in their place.
             event["body"] = base64.b64encode(request.body).decode()
             event["isBase64Encoded"] = True
     else:

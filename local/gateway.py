@@ -1,6 +1,6 @@
 """The local API Gateway: the HTTP API, the WebSocket API and its @connections endpoint.
 
-One Starlette app plays, on one port:
+One Starlette app plays, on the API port:
 
 - the HTTP API (payload format 2.0) with its JWT authorizer, backed by the dev issuer, and
   its AWS_IAM authorizer on the admin routes, which verifies SigV4 against the stack's own
@@ -8,7 +8,16 @@ One Starlette app plays, on one port:
 - the WebSocket API at `/ws`, with `$connect`, `$disconnect` and route selection;
 - the `@connections` management API at `/_connections/@connections/{id}`, which handlers reach
   through boto3's `apigatewaymanagementapi` client exactly as on AWS;
-- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`).
+- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`);
+- the API's OpenAPI document at `/openapi.json` (generated from sketchbridge/api/openapi.py).
+
+A second app (`lambda_app()`) plays Lambda's Invoke API on its own loopback port, as boto3
+reaches it through AWS_ENDPOINT_URL_LAMBDA: it runs any function with any event, so no
+browser may reach it (no CORS, not on the API's port).
+
+A web page open in the same browser can reach 127.0.0.1: only the HTTP API answers CORS.
+What hands out credentials (`/_local/config`, `/dev-issuer/token`) answers only requests
+from the page's own origin on a loopback host name, which also defeats DNS rebinding.
 
 Handlers run in worker threads, never on the event loop: they make blocking HTTP calls back
 into this very server (`@connections`, the JWKS).
@@ -35,6 +44,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from local import events
@@ -43,6 +53,7 @@ from local.lambda_runtime import LocalFunction
 from local.routes import CorsConfig, HttpApi, HttpRoute, WebSocketApi
 from local.sigv4 import AdminCredentials, SignedRequest, verify
 from local.template import ACCOUNT_ID
+from sketchbridge.api.openapi import openapi_document
 from sketchbridge.domain import clock
 
 logger = logging.getLogger(__name__)
@@ -90,6 +101,7 @@ class Gateway:
         routes = [
             Route("/", self._page, methods=["GET"]),
             Route("/_local/config", self._page_config, methods=["GET"]),
+            Route("/openapi.json", self._openapi, methods=["GET"]),
             Route("/dev-issuer/.well-known/jwks.json", self._jwks, methods=["GET"]),
             Route(
                 "/dev-issuer/.well-known/openid-configuration",
@@ -102,15 +114,28 @@ class Gateway:
                 self._manage_connection,
                 methods=["GET", "POST", "DELETE"],
             ),
-            Route(
-                LAMBDA_INVOKE_PATH + "/{function_name}/invocations",
-                self._invoke_function,
-                methods=["POST"],
-            ),
             WebSocketRoute(WEBSOCKET_PATH, self._websocket),
             Route("/{path:path}", self._http_api, methods=_ALL_METHODS),
         ]
-        return Starlette(routes=routes, middleware=_cors_middleware(self.http_api.cors))
+        return Starlette(
+            routes=routes,
+            middleware=[Middleware(_HttpApiCors, cors=self.http_api.cors)],
+            # A path no route pattern matches (Starlette's `path` stops at a newline) gets
+            # API Gateway's JSON 404, not Starlette's plain text.
+            exception_handlers={404: _not_found},
+        )
+
+    def lambda_app(self) -> Starlette:
+        """Lambda's Invoke API, for its own loopback port: no CORS, nothing else."""
+        return Starlette(
+            routes=[
+                Route(
+                    LAMBDA_INVOKE_PATH + "/{function_name}/invocations",
+                    self._invoke_function,
+                    methods=["POST"],
+                )
+            ]
+        )
 
     # -- Lambda Invoke API (a function calling another, e.g. Submit → OCR) ----------------------
 
@@ -131,7 +156,14 @@ class Gateway:
                 status_code=404,
                 headers={"x-amzn-ErrorType": "ResourceNotFoundException"},
             )
-        payload = json.loads(await request.body() or b"{}")
+        try:
+            payload = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return JSONResponse(
+                {"Type": "User", "message": "Could not parse request body into json"},
+                status_code=400,
+                headers={"x-amzn-ErrorType": "InvalidRequestContentException"},
+            )
         try:
             answer = await run_in_threadpool(function.invoke, payload)
         except Exception as exc:  # the function's own failure, reported as Lambda does
@@ -416,6 +448,9 @@ class Gateway:
         return JSONResponse(self.issuer.openid_configuration())
 
     async def _mint_token(self, request: Request) -> Response:
+        refused = _refuse_unless_same_origin(request)
+        if refused is not None:
+            return refused
         try:
             payload = await request.json()
         except ValueError:
@@ -428,7 +463,15 @@ class Gateway:
         token = self.issuer.mint(payload["sub"], email=payload.get("email"), token_use=token_use)
         return JSONResponse({"token": token})
 
-    async def _page_config(self, _request: Request) -> Response:
+    async def _openapi(self, _request: Request) -> Response:
+        """The HTTP API's OpenAPI document (sketchbridge/api/openapi.py), for this server."""
+        return JSONResponse(openapi_document(self.page_config.get("api_url")))
+
+    async def _page_config(self, request: Request) -> Response:
+        # The dev token is in it: for the page this server served, never for another origin.
+        refused = _refuse_unless_same_origin(request)
+        if refused is not None:
+            return refused
         return JSONResponse(dict(self.page_config))
 
     async def _page(self, request: Request) -> Response:
@@ -472,6 +515,10 @@ def _gateway_error(status: int, message: str) -> Response:
     return JSONResponse({"message": message}, status_code=status)
 
 
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    return _gateway_error(404, "Not Found")
+
+
 def _management_error(status: int, error_type: str, message: str | None) -> Response:
     # boto3 reads the error code from x-amzn-ErrorType and raises the modelled exception.
     return JSONResponse(
@@ -504,17 +551,58 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _cors_middleware(cors: CorsConfig | None) -> list[Middleware]:
-    if cors is None:
-        return []
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=list(cors.allow_origins),
-            allow_methods=list(cors.allow_methods),
-            allow_headers=list(cors.allow_headers),
-            expose_headers=list(cors.expose_headers),
-            allow_credentials=cors.allow_credentials,
-            max_age=cors.max_age,
+# Served without CORS on any origin: they hand out credentials, or push to live sockets.
+_NO_CORS_PREFIXES = ("/_local/", "/dev-issuer/token", CONNECTIONS_PREFIX + "/")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# Fetch metadata a browser adds: anything but its own page (or typing the URL) is refused.
+_SAME_SITE_FETCHES = ("same-origin", "none")
+
+
+class _HttpApiCors:
+    """The template's CORS configuration on the HTTP API's routes only, as on AWS."""
+
+    def __init__(self, app: ASGIApp, cors: CorsConfig | None) -> None:
+        self._app = app
+        self._cors: ASGIApp | None = (
+            None
+            if cors is None
+            else CORSMiddleware(
+                app,
+                allow_origins=list(cors.allow_origins),
+                allow_methods=list(cors.allow_methods),
+                allow_headers=list(cors.allow_headers),
+                expose_headers=list(cors.expose_headers),
+                allow_credentials=cors.allow_credentials,
+                max_age=cors.max_age,
+            )
         )
-    ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        local_only = scope["type"] == "http" and str(scope.get("path", "")).startswith(
+            _NO_CORS_PREFIXES
+        )
+        if self._cors is None or local_only:
+            await self._app(scope, receive, send)
+        else:
+            await self._cors(scope, receive, send)
+
+
+def _refuse_unless_same_origin(request: Request) -> Response | None:
+    """403 unless the request comes from this server's own page on a loopback name.
+
+    The Host must be a loopback name (a rebound DNS name is not), and a browser's Origin and
+    Sec-Fetch-Site, when sent, must name this very origin. Tools such as curl send neither.
+    """
+    host = request.headers.get("host", "")
+    server = request.scope.get("server") or ("", 0)
+    port = server[1]
+    own_origins = {f"http://{name}:{port}" for name in _LOOPBACK_NAMES}
+    if f"http://{host}" not in own_origins:
+        return _gateway_error(403, "Forbidden: ask for this from 127.0.0.1 or localhost")
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in own_origins:
+        return _gateway_error(403, "Forbidden: only this server's own page may ask for this")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in _SAME_SITE_FETCHES:
+        return _gateway_error(403, "Forbidden: only this server's own page may ask for this")
+    return None

@@ -9,17 +9,29 @@ applies it, without a lock: two concurrent conditional writes to one item can bo
 claims of one job, a budget admitting past its hard limit, a rate-limit bucket overdrawn).
 DynamoDB never lets that happen and the product relies on it, so every server started here
 serialises moto's DynamoDB requests (`serialise_dynamodb_requests`).
+
+moto checks no signature and answers CORS for any origin, and a web page open in the same
+browser can reach 127.0.0.1: it could read every user's sketches and results, write the
+tables or queue messages. Here moto answers no CORS, and a request from a browser (it sends
+`Origin` or `Sec-Fetch-Site`; boto3 sends neither) only when it is a GET or HEAD of a
+presigned S3 URL, which is how the page shows and downloads a result; the Host must be a
+loopback name, so a rebound DNS name gets nothing either.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from moto.dynamodb.responses import DynamoHandler
-from moto.server import ThreadedMotoServer
+from moto.moto_server import werkzeug_app
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
+from werkzeug.serving import make_server
 
 from local.template import REGION
 
@@ -58,11 +70,56 @@ def serialise_dynamodb_requests() -> None:
         _serialised = True
 
 
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_BROWSER_READS = ("GET", "HEAD")
+
+
+class _BrowserGuard:
+    """WSGI: refuse what a web page could send to emulated AWS, but presigned S3 reads."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if _refused(environ):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"Emulated AWS answers boto3 and presigned URLs only.\n"]
+        return self._app(environ, start_response)
+
+
+def _refused(environ: dict[str, Any]) -> bool:
+    host = str(environ.get("HTTP_HOST", "")).rsplit(":", 1)[0]
+    if host not in _LOOPBACK_NAMES:
+        return True
+    from_a_browser = "HTTP_ORIGIN" in environ or "HTTP_SEC_FETCH_SITE" in environ
+    if not from_a_browser:
+        return False
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    # A presigned S3 read (SigV4 or SigV2 query authentication). moto checks no signature,
+    # so a page may forge one: what it gets is an opaque object read, never an action of
+    # the Query APIs (SQS answers ?Action=SendMessage on a GET too).
+    presigned = "X-Amz-Signature" in query or "Signature" in query
+    action = "Action" in query
+    return environ.get("REQUEST_METHOD") not in _BROWSER_READS or not presigned or action
+
+
+class _GuardedMotoServer(ThreadedMotoServer):
+    def _server_entry(self) -> None:
+        # moto reads MOTO_DISABLE_GLOBAL_CORS once, at import; this is where it looks.
+        werkzeug_app.DISABLE_GLOBAL_CORS = True
+        app = _BrowserGuard(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 class MotoServer:
     """One moto server; `port=0` picks a free port, read back from `endpoint_url`."""
 
     def __init__(self, *, port: int = 0) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = _GuardedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._endpoint_url: str | None = None
 
     @property

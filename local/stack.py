@@ -87,8 +87,11 @@ class LocalStack:
         self._moto = MotoServer(port=aws_port)
         self._pollers: list[QueuePoller] = []
         self._server: BackgroundServer | None = None
+        self._lambda_server: BackgroundServer | None = None
         self._saved_environ: dict[str, str | None] = {}
         self.port = 0
+        # Lambda's Invoke API: its own loopback port, never the API's (see local/gateway.py).
+        self.lambda_port = 0
         self.issuer: DevIssuer | None = None
         self.provisioned: Provisioned | None = None
         self.gateway: Gateway | None = None
@@ -112,6 +115,11 @@ class LocalStack:
     def aws_endpoint_url(self) -> str:
         return self._moto.endpoint_url
 
+    @property
+    def lambda_url(self) -> str:
+        """What AWS_ENDPOINT_URL_LAMBDA is for the handlers: `<url>/2015-03-31/functions/...`."""
+        return f"http://127.0.0.1:{self.lambda_port}"
+
     def mint_token(self, sub: str, **claims: Any) -> str:
         """A token for another user (tests check that users cannot see each other's jobs)."""
         if self.issuer is None:
@@ -124,6 +132,7 @@ class LocalStack:
             "api_url": self.api_url,
             "ws_url": self.ws_url,
             "aws_endpoint_url": self.aws_endpoint_url,
+            "lambda_url": self.lambda_url,
             "dev_token": self.dev_token,
             "issuer": self.issuer.issuer if self.issuer else "",
             # Each stand-in's root URL; its control API is at <url>/_control/...
@@ -137,20 +146,27 @@ class LocalStack:
     def start(self) -> Self:
         listener = listen(self._requested_port)
         try:
+            lambda_listener = listen(0)
+        except BaseException:
+            listener.close()
+            raise
+        try:
             self.port = listener.getsockname()[1]
+            self.lambda_port = lambda_listener.getsockname()[1]
             if self._standins:
                 # Before the handlers are configured: their environment names these URLs.
                 self.standins = Standins().start()
-            self._start_services(listener)
+            self._start_services(listener, lambda_listener)
         except BaseException:
             listener.close()
+            lambda_listener.close()
             self.stop()
             raise
         if self._state_file is not None:
             _write_atomically(self._state_file, json.dumps(self.state(), indent=2) + "\n")
         return self
 
-    def _start_services(self, listener: socket.socket) -> None:
+    def _start_services(self, listener: socket.socket, lambda_listener: socket.socket) -> None:
         aws_endpoint_url = self._moto.start()
         self.issuer = DevIssuer(issuer_url(self.port))
         self.dev_token = self.issuer.mint(DEV_USER)
@@ -166,8 +182,8 @@ class LocalStack:
         )
         self.provisioned = provisioned
         environment = handler_environment(provisioned, aws_endpoint_url)
-        # Functions that invoke other functions reach them through the gateway.
-        environment["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
+        # Functions that invoke other functions (Submit → OCR) reach them on the Invoke port.
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
         if self.standins is not None:
             environment.update(self.standins.environment())
         self._apply_environ(environment)
@@ -190,7 +206,7 @@ class LocalStack:
             web_root=self._web_root,
             admin_credentials=self.admin_credentials,
         )
-        self._serve(listener)
+        self._serve(listener, lambda_listener)
         # Highest MaximumConcurrency first: lower-priority queues yield to the earlier ones.
         sources = sorted(
             (
@@ -215,18 +231,21 @@ class LocalStack:
             poller.start()
             self._pollers.append(poller)
 
-    def _serve(self, listener: socket.socket) -> None:
+    def _serve(self, listener: socket.socket, lambda_listener: socket.socket) -> None:
         assert self.gateway is not None
         self._server = BackgroundServer(self.gateway.app(), listener)
         self._server.start()
+        self._lambda_server = BackgroundServer(self.gateway.lambda_app(), lambda_listener)
+        self._lambda_server.start()
 
     def stop(self) -> None:
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        for server in (self._server, self._lambda_server):
+            if server is not None:
+                server.stop()
+        self._server = self._lambda_server = None
         self._moto.stop()
         if self.standins is not None:
             self.standins.stop()
@@ -350,6 +369,10 @@ class StackProcess:
     def dev_token(self) -> str:
         return str(self.state["dev_token"])
 
+    @property
+    def lambda_url(self) -> str:
+        return str(self.state["lambda_url"])
+
     def start(self) -> Self:
         self._state_file.unlink(missing_ok=True)
         environment = {**os.environ, **self._environment}
@@ -415,6 +438,7 @@ def _banner(stack: LocalStack) -> str:
             f"  HTTP API        {stack.api_url}",
             f"  WebSocket       {stack.ws_url}?token=<jwt>",
             f"  emulated AWS    {stack.aws_endpoint_url}",
+            f"  Lambda Invoke   {stack.lambda_url}  (loopback tools only, e.g. HealthFunction)",
             f"  dev issuer      {stack.issuer.issuer if stack.issuer else ''}",
             f"  dev token       {stack.dev_token}",
             *(f"  {name:<15} {url}  (stand-in)" for name, url in standins.items()),

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sketchbridge.api.http import create_resolver, json_response, parse_body, user_id
+from sketchbridge.api.http import create_resolver, json_response, parse_body, path_id, user_id
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import EstimateRequest
 from sketchbridge.services.estimates import estimate
@@ -21,7 +21,7 @@ app = create_resolver()
 
 @app.get("/generations/<job_id>")
 def get_one_generation(job_id: str) -> Any:
-    return json_response(get_generation(job_id, user_id=user_id(app), deps=dependencies()))
+    return json_response(get_generation(path_id(job_id), user_id=user_id(app), deps=dependencies()))
 
 
 @app.get("/providers")

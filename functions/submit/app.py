@@ -7,7 +7,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sketchbridge.api.http import create_resolver, json_response, parse_body, user_id
+from sketchbridge.api.http import (
+    create_resolver,
+    idempotency_key,
+    json_response,
+    parse_body,
+    user_id,
+)
 from sketchbridge.bootstrap import dependencies, metrics
 from sketchbridge.domain.models import GenerationRequest
 from sketchbridge.services.submit_generation import submit_generation
@@ -23,7 +29,7 @@ def post_generation() -> Any:
         request,
         user_id=user_id(app),
         deps=dependencies(),
-        idempotency_key=app.current_event.headers.get("idempotency-key"),
+        idempotency_key=idempotency_key(app),
     )
     logger.info(
         "generation accepted",

@@ -1,4 +1,5 @@
-"""WebSocket API: $connect checks the token, subscribe follows a job, $disconnect forgets."""
+"""WebSocket API: $connect checks the ticket (or token), subscribe follows a job, $disconnect
+forgets; and the HTTP API's POST /ws-tickets, which issues the tickets $connect takes."""
 
 from __future__ import annotations
 
@@ -8,23 +9,36 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from sketchbridge.api.http import create_resolver, json_response, user_id
 from sketchbridge.bootstrap import dependencies, token_verifier
 from sketchbridge.domain.errors import UnauthorizedError
 from sketchbridge.domain.models import SubscribeMessage
 from sketchbridge.services import subscriptions
 
 logger = Logger()
+http = create_resolver()
+
+
+@http.post("/ws-tickets")
+def post_ws_ticket() -> Any:
+    return json_response(subscriptions.issue_ticket(user_id(http), deps=dependencies()), status=201)
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "http" in event.get("requestContext", {}):
+        return http.resolve(event, context)
     route = event["requestContext"]["routeKey"]
     connection_id = event["requestContext"]["connectionId"]
     if route == "$connect":
-        token = (event.get("queryStringParameters") or {}).get("token")
+        query = event.get("queryStringParameters") or {}
         try:
             subscriptions.connect(
-                connection_id, token, verifier=token_verifier(), deps=dependencies()
+                connection_id,
+                query.get("token"),
+                ticket=query.get("ticket"),
+                verifier=token_verifier(),
+                deps=dependencies(),
             )
         except UnauthorizedError as error:
             logger.info("connection refused", extra={"reason": error.message})

@@ -61,7 +61,7 @@ def _post_estimates(stack: StackProcess, body: dict[str, Any]) -> dict[str, Any]
 def _run_health_check(stack: StackProcess) -> dict[str, str]:
     """What the EventBridge schedule does every five minutes, now (the Lambda Invoke API)."""
     response = httpx.post(
-        f"{stack.api_url}/2015-03-31/functions/HealthFunction/invocations", json={}, timeout=60
+        f"{stack.lambda_url}/2015-03-31/functions/HealthFunction/invocations", json={}, timeout=60
     )
     assert response.status_code == 200, response.text
     return {probe["provider"]: probe["outcome"] for probe in response.json()["probes"]}

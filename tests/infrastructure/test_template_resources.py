@@ -37,6 +37,7 @@ DOCUMENTED_HTTP_ROUTES = {
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
     ("GET", "/usage"): "QueryFunction",
+    ("POST", "/ws-tickets"): "WebSocketFunction",
 }
 # Signed with SigV4 by an IAM principal (AWS_IAM), never opened by a user's JWT.
 DOCUMENTED_ADMIN_ROUTES = {
@@ -481,6 +482,21 @@ def test_http_routes_reach_the_documented_functions_behind_their_authorizers(
                 assert event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"}, route
             else:
                 assert "Auth" not in event["Properties"], "a route must not opt out of auth"
+
+
+def test_every_http_route_is_in_the_openapi_route_table_and_no_other(
+    functions: dict[str, Any],
+) -> None:
+    """Adding a route is one ApiRoute entry (sketchbridge/api/openapi.py) and its event."""
+    from sketchbridge.api.openapi import ROUTES
+
+    in_template = {
+        (event["Properties"]["Method"], event["Properties"]["Path"]): name
+        for name, function in functions.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    assert {(route.method, route.path): route.function for route in ROUTES} == in_template
 
 
 def test_websocket_routes_reach_the_websocket_function(resources: dict[str, Any]) -> None:

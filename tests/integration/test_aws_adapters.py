@@ -303,3 +303,22 @@ def test_a_sent_job_message_is_what_the_queue_delivers(aws: EmulatedAws) -> None
         JobMessage.model_validate_json(received["Body"]) for received in aws.receive_messages()
     ]
     assert delivered.count(message) == 1
+
+
+# -- WebSocket tickets -------------------------------------------------------------------------
+
+
+def test_a_ticket_is_taken_once_and_not_after_it_expired(
+    connections: DynamoConnectionStore,
+) -> None:
+    ticket = uuid.uuid4().hex
+    connections.add_ticket(ticket, "ada", expires_at=NOW + 60)
+
+    assert connections.take_ticket(ticket, now=NOW) == "ada"
+    assert connections.take_ticket(ticket, now=NOW) is None
+
+    stale = uuid.uuid4().hex
+    connections.add_ticket(stale, "ada", expires_at=NOW + 60)
+    # TTL deletes lazily: the condition refuses an expired ticket still in the table.
+    assert connections.take_ticket(stale, now=NOW + 61) is None
+    assert connections.take_ticket(uuid.uuid4().hex, now=NOW) is None

@@ -421,3 +421,74 @@ def test_an_idempotency_key_returns_the_same_job_and_refuses_another_body(
     other = call(handlers.submit, post_generation_event(headers=key, cache="use"))
     assert other["statusCode"] == 409
     assert json.loads(other["body"])["error"]["code"] == "idempotency_conflict"
+
+
+def test_a_delimiter_in_user_and_key_does_not_collide_in_the_idempotency_table(
+    handlers: SimpleNamespace,
+) -> None:
+    # Joined with "#" these were one DynamoDB item: the second got a 500, then a 409.
+    suffix = uuid.uuid4().hex
+    first = call(
+        handlers.submit, post_generation_event(f"u{suffix}", headers={"idempotency-key": "x#k"})
+    )
+    other = call(
+        handlers.submit,
+        post_generation_event(f"u{suffix}#x", headers={"idempotency-key": "k"}, cache="use"),
+    )
+    assert first["statusCode"] == 202
+    assert other["statusCode"] in (200, 202), other["body"]
+    assert json.loads(other["body"])["id"] != json.loads(first["body"])["id"]
+
+
+def test_an_idempotency_key_of_4000_characters_is_a_400_not_a_store_error(
+    handlers: SimpleNamespace,
+) -> None:
+    answer = call(handlers.submit, post_generation_event(headers={"idempotency-key": "k" * 4000}))
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["error"]["code"] == "invalid_header"
+
+
+def test_a_job_id_over_2kb_is_a_404_not_a_dynamodb_key_error(handlers: SimpleNamespace) -> None:
+    answer = call(handlers.query, get_generation_event("a" * 2100))
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"])["error"]["code"] == "not_found"
+
+
+def test_replaying_variations_with_their_key_returns_the_group_from_dynamodb(
+    handlers: SimpleNamespace,
+) -> None:
+    key = {"idempotency-key": uuid.uuid4().hex}
+    event = post_generation_event(headers=key)
+    body = json.loads(event["body"]) | {"variations": 3}
+    event["body"] = json.dumps(body)
+    first = json.loads(call(handlers.submit, event)["body"])
+    again = json.loads(call(handlers.submit, event)["body"])
+    assert len(first["group_job_ids"]) == 3
+    assert (again["id"], again["group_id"], again["group_job_ids"]) == (
+        first["id"],
+        first["group_id"],
+        first["group_job_ids"],
+    )
+
+
+def test_a_failed_s3_put_after_the_key_is_stored_does_not_poison_the_key(
+    handlers: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sketchbridge.bootstrap import dependencies
+    from sketchbridge.domain.errors import InternalError
+
+    key = {"idempotency-key": uuid.uuid4().hex}
+    deps = dependencies()
+
+    def s3_down(*_: object, **__: object) -> None:
+        raise InternalError("The object store is unavailable.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(deps.objects, "put", s3_down)
+        failed = call(handlers.submit, post_generation_event(headers=key))
+    assert failed["statusCode"] == 500
+
+    retried = call(handlers.submit, post_generation_event(headers=key))
+    assert retried["statusCode"] == 202, retried["body"]
+    again = call(handlers.submit, post_generation_event(headers=key))
+    assert json.loads(again["body"])["id"] == json.loads(retried["body"])["id"]

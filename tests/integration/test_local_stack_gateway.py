@@ -221,6 +221,17 @@ def test_an_unknown_route_answers_404_not_found(api: httpx.Client, stack: LocalS
         assert response.json() == {"message": "Not Found"}
 
 
+def test_a_path_with_a_newline_answers_the_gateways_json_404(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    # Found by Schemathesis: a newline in a path parameter matched no route pattern and got
+    # Starlette's plain-text 404, which no client of API Gateway expects.
+    response = api.get("/admin/providers/%0Aopenai", headers=_bearer(stack.dev_token))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
 @pytest.mark.parametrize(
     "authorization",
     [
@@ -283,6 +294,98 @@ def test_cors_preflight_is_answered_from_the_templates_configuration(api: httpx.
 
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_cors_preflight_allows_the_idempotency_key_header(api: httpx.Client) -> None:
+    # Refused before: a browser could not send Idempotency-Key, so it could not retry safely.
+    response = api.options(
+        "/generations",
+        headers={
+            "origin": "http://example.test",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type,idempotency-key",
+        },
+    )
+
+    assert response.status_code == 200
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "idempotency-key" in allowed
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"host": "rebound.evil.example"},
+    ],
+    ids=["other-origin", "null-origin", "cross-site-fetch", "dns-rebinding-host"],
+)
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/_local/config"), ("POST", "/dev-issuer/token")]
+)
+def test_the_dev_token_is_never_handed_to_another_origin(
+    api: httpx.Client, stack: LocalStack, method: str, path: str, headers: dict[str, str]
+) -> None:
+    if "host" in headers:
+        headers = {"host": f"{headers['host']}:{stack.port}"}
+    response = api.request(method, path, headers=headers, json={"sub": "mallory"})
+
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+    assert stack.dev_token not in response.text and "token" not in response.json()
+
+
+def test_the_page_config_answers_its_own_page_without_cors(
+    api: httpx.Client, stack: LocalStack
+) -> None:
+    same_origin = api.get(
+        "/_local/config", headers={"origin": stack.api_url, "sec-fetch-site": "same-origin"}
+    )
+    assert same_origin.status_code == 200 and same_origin.json()["dev_token"] == stack.dev_token
+    assert "access-control-allow-origin" not in same_origin.headers
+
+    preflight = api.options(
+        "/_local/config",
+        headers={"origin": "http://evil.example", "access-control-request-method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_lambda_invoke_is_not_served_on_the_api_port(api: httpx.Client) -> None:
+    # It ran any function with any claims and no token, reachable from any web page.
+    response = api.post(
+        "/2015-03-31/functions/SubmitFunction/invocations",
+        json={},
+        headers={"origin": "http://evil.example"},
+    )
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
+def test_lambda_invoke_answers_on_its_own_loopback_port_without_cors(stack: LocalStack) -> None:
+    assert stack.lambda_port not in (0, stack.port)
+    with httpx.Client(base_url=stack.lambda_url, timeout=30) as invoke:
+        preflight = invoke.options(
+            "/2015-03-31/functions/QueryFunction/invocations",
+            headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+        )
+        unknown = invoke.post("/2015-03-31/functions/NoSuchFunction/invocations", json={})
+        malformed = invoke.post(
+            "/2015-03-31/functions/QueryFunction/invocations", content=b"{not json"
+        )
+    assert "access-control-allow-origin" not in preflight.headers
+    assert unknown.status_code == 404
+    assert malformed.status_code == 400
+
+
+def test_the_connections_api_answers_no_cors(api: httpx.Client) -> None:
+    preflight = api.options(
+        "/_connections/@connections/someone",
+        headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
 
 
 # -- WebSocket API ----------------------------------------------------------------------------
@@ -395,3 +498,63 @@ def test_deleting_a_connection_closes_the_socket(stack: LocalStack) -> None:
             socket.recv(timeout=30)
     with pytest.raises(management.exceptions.GoneException):
         management.post_to_connection(ConnectionId=connection_id, Data=b"late")
+
+
+# -- emulated AWS, as a web page in the same browser would try it -----------------------------
+
+
+def test_emulated_aws_refuses_a_web_page_but_serves_boto3_and_presigned_reads(
+    stack: LocalStack,
+) -> None:
+    # moto checks no signature and answered CORS for any origin: a page could read every
+    # user's sketches, write the tables or queue messages.
+    assert stack.provisioned is not None
+    bucket = stack.provisioned.physical_ids["ArtifactsBucket"]
+    queue_url = stack.provisioned.physical_ids["JobsQueue"]
+    s3 = _aws_client(stack, "s3")
+    s3.put_object(Bucket=bucket, Key="results/secret.png", Body=b"someone's picture")
+    presigned = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "results/secret.png"}, ExpiresIn=60
+    )
+    page = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+    with httpx.Client(base_url=stack.aws_endpoint_url, timeout=30) as aws:
+        listing = aws.get(f"/{bucket}?list-type=2", headers=page)
+        preflight = aws.options(
+            f"/{bucket}/results/secret.png",
+            headers={**page, "access-control-request-method": "PUT"},
+        )
+        enqueue = aws.post(
+            "/",
+            data={"Action": "SendMessage", "QueueUrl": queue_url, "MessageBody": "{}"},
+            headers=page,
+        )
+        forged_action = aws.get(
+            "/",
+            params={
+                "Action": "SendMessage",
+                "QueueUrl": queue_url,
+                "MessageBody": "{}",
+                "Signature": "forged",
+            },
+            headers={"sec-fetch-site": "cross-site"},
+        )
+        rebound = aws.get(f"/{bucket}?list-type=2", headers={"host": "rebound.evil.example"})
+        image = httpx.get(presigned, headers={"sec-fetch-site": "cross-site"}, timeout=30)
+
+    refused = (listing, enqueue, forged_action, rebound)
+    assert [response.status_code for response in refused] == [403, 403, 403, 403]
+    assert "access-control-allow-origin" not in preflight.headers
+    assert image.status_code == 200 and image.content == b"someone's picture"
+    assert s3.get_object(Bucket=bucket, Key="results/secret.png")["Body"].read()
+
+
+def _aws_client(stack: LocalStack, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=stack.aws_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -17,7 +17,14 @@ from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import ProviderError, UnauthorizedError
 from sketchbridge.domain.ledger import LedgerRecord, UsageRow
 from sketchbridge.domain.metric_catalog import Metric
-from sketchbridge.domain.models import CacheRecord, ErrorInfo, JobMessage, JobRecord, JobStatus
+from sketchbridge.domain.models import (
+    CacheRecord,
+    ErrorInfo,
+    IdempotencyRecord,
+    JobMessage,
+    JobRecord,
+    JobStatus,
+)
 from sketchbridge.providers.base import (
     ProgressCallback,
     ProgressUpdate,
@@ -306,6 +313,20 @@ class FakeConnectionStore:
             ]
 
 
+class FakeTicketStore:
+    def __init__(self) -> None:
+        self.tickets: dict[str, tuple[str, int]] = {}
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        self.tickets[ticket_id] = (user_id, expires_at)
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        found = self.tickets.pop(ticket_id, None)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+
 class FakeResultCache:
     def __init__(self) -> None:
         self.results: dict[str, CacheRecord] = {}
@@ -340,20 +361,29 @@ class FakeResultCache:
 
 class FakeIdempotencyStore:
     def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], tuple[str, str]] = {}
+        self.records: dict[str, IdempotencyRecord] = {}
 
     def remember(
-        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
-    ) -> tuple[str, str] | None:
-        known = self.keys.get((user_id, key))
+        self, key_id: str, record: IdempotencyRecord, *, expires_at: int
+    ) -> IdempotencyRecord | None:
+        known = self.records.get(key_id)
         if known is None:
-            self.keys[(user_id, key)] = (request_hash, job_id)
+            self.records[key_id] = record
         return known
 
-    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
-        known = self.keys.get((user_id, key))
-        if known is not None and known[1] == job_id:
-            del self.keys[(user_id, key)]
+    def take_over(
+        self, key_id: str, record: IdempotencyRecord, *, stale_job_id: str, expires_at: int
+    ) -> bool:
+        known = self.records.get(key_id)
+        if known is not None and known.job_ids[0] != stale_job_id:
+            return False
+        self.records[key_id] = record
+        return True
+
+    def forget(self, key_id: str, *, job_id: str) -> None:
+        known = self.records.get(key_id)
+        if known is not None and known.job_ids[0] == job_id:
+            del self.records[key_id]
 
 
 class FakePusher:
@@ -456,6 +486,7 @@ def fake_dependencies(*, provider: FakeProvider | None = None) -> Dependencies:
         objects=FakeObjectStore(),
         queue=FakeQueue(),
         connections=FakeConnectionStore(),
+        tickets=FakeTicketStore(),
         pusher=FakePusher(),
         cache=FakeResultCache(),
         idempotency=FakeIdempotencyStore(),

@@ -46,7 +46,7 @@ def test_submit_answers_202_with_the_queued_job(
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ("{not json", 400, "invalid_input"),
+        ("{not json", 400, "invalid_body"),
         ({"prompt": "a turtle"}, 400, "invalid_sketch"),
         ({"sketch": "https://example.com/a.png", "prompt": "a turtle"}, 400, "invalid_sketch"),
         (

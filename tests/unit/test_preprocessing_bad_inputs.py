@@ -61,6 +61,13 @@ def _bad_crc_png() -> bytes:
     return bytes(data)
 
 
+def _bad_ihdr_crc_png() -> bytes:
+    data = bytearray(_save(_drawing(), "PNG"))
+    # Signature (8) + length (4) + "IHDR" (4) + 13 bytes of header: then the IHDR CRC.
+    data[29] ^= 0xFF
+    return bytes(data)
+
+
 def _animated_png() -> bytes:
     frames = [_drawing(), _drawing().rotate(90)]
     return _save(frames[0], "PNG", save_all=True, append_images=frames[1:])
@@ -70,6 +77,13 @@ REFUSED = {
     "truncated PNG": (lambda: _save(_drawing((400, 400)), "PNG")[:900], "corrupt_image"),
     "truncated JPEG": (lambda: _save(_drawing((400, 400)), "JPEG")[:600], "corrupt_image"),
     "bad checksum": (_bad_crc_png, "corrupt_image"),
+    # Pillow reports this one as not a PNG at all; it was answered 415 unsupported_format.
+    "PNG whose IHDR CRC is wrong": (_bad_ihdr_crc_png, "corrupt_image"),
+    "JPEG signature then garbage": (lambda: b"\xff\xd8\xff" + b"\x00" * 64, "corrupt_image"),
+    "WebP signature then garbage": (
+        lambda: b"RIFF\x00\x00\x00\x00WEBP" + b"\x00" * 64,
+        "corrupt_image",
+    ),
     "decompression bomb": (_bomb_png, "image_too_large"),
     "animated PNG": (_animated_png, "animated_image"),
     "animated WebP": (

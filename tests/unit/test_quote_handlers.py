@@ -87,7 +87,7 @@ def test_an_estimate_takes_the_same_body_as_a_submit(
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ("{not json", 400, "invalid_input"),
+        ("{not json", 400, "invalid_body"),
         ({}, 400, "invalid_prompt"),
         ({"prompt": "x", "sketch": "https://example.com/a.png"}, 400, "invalid_sketch"),
         ({"prompt": "x", "provider": "nope"}, 400, "unknown_provider"),

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel, ValidationError
 
 from sketchbridge.domain.errors import (
+    BodyTooLargeError,
     BudgetExceededError,
     ForbiddenError,
+    InvalidBodyError,
+    InvalidHeaderError,
     InvalidParamsError,
     InvalidPromptError,
     InvalidRequestError,
     InvalidSketchError,
+    NotFoundError,
     QuotaExceededError,
     SketchbridgeError,
     UnauthorizedError,
@@ -23,6 +30,9 @@ from sketchbridge.domain.models import ErrorInfo, ErrorResponse
 
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 400,
+    "invalid_body": 400,
+    "body_too_large": 413,
+    "invalid_header": 400,
     "invalid_sketch": 400,
     "invalid_prompt": 400,
     "invalid_params": 400,
@@ -36,6 +46,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "idempotency_conflict": 409,
+    "idempotency_in_progress": 409,
     "content_policy": 422,
     "budget_exceeded": 402,
     "rate_limited": 429,
@@ -48,6 +59,22 @@ STATUS_BY_CODE: dict[str, int] = {
 
 Model = TypeVar("Model", bound=BaseModel)
 
+# The largest sketch (8 MB, decode.MAX_SKETCH_BYTES) as base64, plus room for the prompts and
+# options: no request of ours needs more, and nothing bigger is read, let alone parsed.
+MAX_BODY_BYTES = 12 * 1024 * 1024
+# Our deepest request is three levels (body → params → value); json.loads recurses once per
+# level and would overflow Python's stack on a body of 100,000 "[": counted before parsing.
+MAX_JSON_DEPTH = 32
+# Printable ASCII only: the key goes into a hash, a log line and a DynamoDB item.
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+# Our ids are uuid4 hex; anything else, however long, names nothing and never reaches a store
+# (DynamoDB refuses keys over 2 KB with an error, not a miss).
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+# A JSON string, escapes included (unrolled so that a 10 MB string is one linear scan).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
+
 
 def create_resolver() -> APIGatewayHttpResolver:
     """An HTTP API resolver with Sketchbridge's error mapping installed."""
@@ -59,7 +86,7 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @resolver.not_found
     def _no_route(_: Exception) -> Response[str]:
-        return error_response(InvalidRequestError("There is no such route."), status=404)
+        return error_response(NotFoundError("There is no such route."))
 
     return resolver
 
@@ -115,16 +142,107 @@ def admin_caller(resolver: APIGatewayHttpResolver) -> str:
 
 
 def parse_body(resolver: APIGatewayHttpResolver, model: type[Model]) -> Model:
-    """Validate the JSON body into ``model``, naming what is wrong in the error."""
-    try:
-        payload: Any = json.loads(resolver.current_event.decoded_body or "")
-    # ValueError: not JSON, not UTF-8 or bad base64; RecursionError: nested beyond reason.
-    except (ValueError, RecursionError) as exc:
-        raise InvalidRequestError("The request body is not valid JSON.") from exc
+    """Validate the JSON body into ``model``, naming what is wrong in the error.
+
+    Every JSON route reads its body here, so the caps hold for all of them: the size is
+    checked before decoding, the nesting before parsing, UTF-8 strictly.
+    """
+    payload = json_body(resolver.current_event.raw_event)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         raise _as_request_error(exc) from exc
+
+
+def json_body(event: dict[str, Any]) -> Any:
+    """The event's body as JSON, or an ``InvalidBodyError`` saying why it is not."""
+    raw = body_bytes(event)
+    depth = _nesting_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidBodyError(
+            f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+            details={"limit": MAX_JSON_DEPTH},
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidBodyError("The request body is not UTF-8 text.") from exc
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and an integer of more than 4,300 digits, which
+        # Python refuses to convert (it answered 500 before).
+        raise InvalidBodyError("The request body is not valid JSON.") from exc
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are Python's extensions, not JSON: no limit or price is infinite."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def body_bytes(event: dict[str, Any]) -> bytes:
+    """The body's bytes as the client sent them, within ``MAX_BODY_BYTES``."""
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise InvalidBodyError("The request body is not text.")
+    # base64 is 4/3 of the bytes: a body this long is too large before decoding it.
+    limit = MAX_BODY_BYTES * 4 // 3 + 4 if event.get("isBase64Encoded") else MAX_BODY_BYTES * 4
+    if len(body) > limit:
+        raise _too_large()
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidBodyError("The request body's base64 encoding is malformed.") from exc
+    else:
+        raw = body.encode("utf-8", errors="surrogateescape")
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
+    return raw
+
+
+def _too_large() -> BodyTooLargeError:
+    return BodyTooLargeError(
+        f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB.",
+        details={"limit_bytes": MAX_BODY_BYTES},
+    )
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest, strings ignored; stops counting past the cap."""
+    brackets = _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def path_id(value: str) -> str:
+    """A path parameter that names one of our resources; any other is a 404 at the edge."""
+    if not _RESOURCE_ID.fullmatch(value):
+        shown = value if len(value) <= 64 else value[:64] + "…"
+        raise NotFoundError(f"There is no such resource: {shown!r}.")
+    return value
+
+
+def idempotency_key(resolver: APIGatewayHttpResolver) -> str | None:
+    """The ``Idempotency-Key`` header, or None; 400 unless 1-255 printable ASCII characters."""
+    key = resolver.current_event.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not _PRINTABLE_ASCII.fullmatch(key):
+        raise InvalidHeaderError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters.",
+            details={"header": "Idempotency-Key", "limit": MAX_IDEMPOTENCY_KEY_CHARS},
+        )
+    return key
 
 
 def _as_request_error(exc: ValidationError) -> InvalidRequestError:

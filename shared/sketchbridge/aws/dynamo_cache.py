@@ -2,7 +2,8 @@
 
     pk = <fingerprint>            sk = "result"       a finished result (CacheRecord), TTL
     pk = <fingerprint>            sk = "flight"       the job running it now, and its followers
-    pk = idem#<user>#<key>        sk = "idempotency"  a submit's request hash and job, 24 h
+    pk = idem#<sha256>            sk = "idempotency"  a submit's request hash and jobs, 24 h
+                                                      (the hash of user and key, made by submit)
 
 Every write that decides who does the work is conditional, so two processors
 or two submits never both win.
@@ -16,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.aws.dynamo_codec import from_item, to_item
 from sketchbridge.domain.errors import InternalError
-from sketchbridge.domain.models import CacheRecord
+from sketchbridge.domain.models import CacheRecord, IdempotencyRecord
 
 RESULT = "result"
 FLIGHT = "flight"
@@ -120,21 +121,12 @@ class DynamoIdempotencyStore:
         self._table = table
 
     def remember(
-        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
-    ) -> tuple[str, str] | None:
-        pk = f"idem#{user_id}#{key}"
+        self, key_id: str, record: IdempotencyRecord, *, expires_at: int
+    ) -> IdempotencyRecord | None:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(
-                    {
-                        "pk": pk,
-                        "sk": IDEMPOTENCY,
-                        "request_hash": request_hash,
-                        "job_id": job_id,
-                        "expires_at": expires_at,
-                    }
-                ),
+                Item=self._item(key_id, record, expires_at),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -143,28 +135,73 @@ class DynamoIdempotencyStore:
             if not _is_condition_failure(exc):
                 raise InternalError("The idempotency store is unavailable.") from exc
             old = exc.response.get("Item")
+        except BotoCoreError as exc:
+            raise InternalError("The idempotency store is unavailable.") from exc
+        if old is None:
+            old = self._call(
+                "get_item",
+                TableName=self._table,
+                Key=_key(_pk(key_id), IDEMPOTENCY),
+                ConsistentRead=True,
+            ).get("Item")
             if old is None:
-                old = self._client.get_item(
-                    TableName=self._table, Key=_key(pk, IDEMPOTENCY), ConsistentRead=True
-                ).get("Item", {})
-            known = from_item(old)
-            return str(known["request_hash"]), str(known["job_id"])
+                # Forgotten between our two calls (its submit failed): try again as the first.
+                return self.remember(key_id, record, expires_at=expires_at)
+        return IdempotencyRecord.model_validate(from_item(old))
+
+    def take_over(
+        self, key_id: str, record: IdempotencyRecord, *, stale_job_id: str, expires_at: int
+    ) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(key_id, record, expires_at),
+                ConditionExpression="attribute_not_exists(pk) OR job_id = :stale",
+                ExpressionAttributeValues={":stale": {"S": stale_job_id}},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise InternalError("The idempotency store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The idempotency store is unavailable.") from exc
+        return True
+
+    def forget(self, key_id: str, *, job_id: str) -> None:
+        self._call(
+            "delete_item",
+            TableName=self._table,
+            Key=_key(_pk(key_id), IDEMPOTENCY),
+            ConditionExpression="job_id = :mine",
+            ExpressionAttributeValues={":mine": {"S": job_id}},
+            allow_condition_failure=True,
+        )
+
+    def _item(self, key_id: str, record: IdempotencyRecord, expires_at: int) -> dict[str, Any]:
+        return to_item(
+            {
+                "pk": _pk(key_id),
+                "sk": IDEMPOTENCY,
+                # The first job's id on its own, for the conditions above.
+                "job_id": record.job_ids[0],
+                **record.model_dump(mode="json"),
+                "expires_at": expires_at,
+            }
+        )
+
+    def _call(self, operation: str, *, allow_condition_failure: bool = False, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            if allow_condition_failure and _is_condition_failure(exc):
+                return {}
+            raise InternalError("The idempotency store is unavailable.") from exc
         except BotoCoreError as exc:
             raise InternalError("The idempotency store is unavailable.") from exc
 
-    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=_key(f"idem#{user_id}#{key}", IDEMPOTENCY),
-                ConditionExpression="job_id = :job",
-                ExpressionAttributeValues={":job": {"S": job_id}},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise InternalError("The idempotency store is unavailable.") from exc
-        except BotoCoreError as exc:
-            raise InternalError("The idempotency store is unavailable.") from exc
+
+def _pk(key_id: str) -> str:
+    return f"idem#{key_id}"
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

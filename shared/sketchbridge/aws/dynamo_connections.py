@@ -3,6 +3,10 @@
 One ``sort = "connection"`` item per connection and one ``sort = "job#<id>"``
 item per subscription; only subscriptions carry ``job_id``, so the ``by_job``
 index is sparse and lists exactly a job's subscribers.
+
+A WebSocket ticket is one ``connection_id = "ticket#<sha256 of the ticket>"``,
+``sort = "ticket"`` item with its user and TTL; taking it is a conditional delete, so
+it opens one connection only, and not after it expired (TTL deletes lazily).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sketchbridge.domain.errors import InternalError
 from sketchbridge.services.ports import Subscriber
 
 CONNECTION_SORT = "connection"
+TICKET_SORT = "ticket"
 BY_JOB_INDEX = "by_job"
 
 
@@ -95,8 +100,43 @@ class DynamoConnectionStore:
         for item in response["Items"]:
             self._call("delete_item", TableName=self._table, Key=item)
 
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "connection_id": _ticket_key(ticket_id),
+                    "sort": TICKET_SORT,
+                    "user_id": user_id,
+                    "expires_at": expires_at,
+                }
+            ),
+        )
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        try:
+            response = self._client.delete_item(
+                TableName=self._table,
+                Key={"connection_id": {"S": _ticket_key(ticket_id)}, "sort": {"S": TICKET_SORT}},
+                ConditionExpression="attribute_exists(connection_id) AND expires_at > :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise InternalError("The connection store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The connection store is unavailable.") from exc
+        return str(response["Attributes"]["user_id"]["S"])
+
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
             return getattr(self._client, operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The connection store is unavailable.") from exc
+
+
+def _ticket_key(ticket_id: str) -> str:
+    return f"ticket#{ticket_id}"

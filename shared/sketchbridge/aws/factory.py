@@ -43,6 +43,7 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         if settings.alerts_topic_arn
         else NoAlerts()
     )
+    connections = DynamoConnectionStore(dynamodb, settings.connections_table)
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
@@ -55,7 +56,8 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
             client("sqs"),
             {"interactive": settings.jobs_queue_url, "batch": settings.batch_queue_url},
         ),
-        connections=DynamoConnectionStore(dynamodb, settings.connections_table),
+        connections=connections,
+        tickets=connections,
         cache=DynamoResultCache(dynamodb, settings.cache_table),
         idempotency=DynamoIdempotencyStore(dynamodb, settings.cache_table),
         ledger=DynamoUsageLedger(dynamodb, settings.ledger_table),

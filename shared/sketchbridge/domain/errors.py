@@ -8,6 +8,9 @@ one table at the API edge (``sketchbridge.api.http``), never here.
 
     SketchbridgeError
     ├── InvalidRequestError            invalid_input and its kin: the request itself is wrong (4xx)
+    │   ├── InvalidBodyError           invalid_body: not UTF-8, not JSON, nested too deep
+    │   │   └── BodyTooLargeError      body_too_large: more bytes than any request needs (413)
+    │   ├── InvalidHeaderError         invalid_header: a header too long or with bad characters
     │   ├── InvalidSketchError         sketch missing, malformed data URL, unreadable image
     │   │   ├── UnsupportedFormatError unsupported_format: not PNG, JPEG or WebP
     │   │   ├── ImageTooLargeError     image_too_large: too many bytes or pixels
@@ -17,7 +20,8 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── InvalidPromptError         invalid_prompt: empty or too long
     │   ├── InvalidParamsError         invalid_params: a parameter out of range or unknown
     │   ├── UnknownProviderError       unknown_provider
-    │   └── IdempotencyConflictError   idempotency_conflict (409)
+    │   ├── IdempotencyConflictError   idempotency_conflict (409)
+    │   └── IdempotencyInProgressError idempotency_in_progress (409): the first is still storing
     ├── UnauthorizedError              unauthorized: no or bad token (401)
     ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
@@ -78,6 +82,27 @@ class InvalidRequestError(SketchbridgeError):
     code = "invalid_input"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Check the request against the API reference and send it again.",
+    )
+
+
+class InvalidBodyError(InvalidRequestError):
+    code = "invalid_body"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send a UTF-8 JSON object (Content-Type: application/json) as the API reference shows.",
+    )
+
+
+class BodyTooLargeError(InvalidBodyError):
+    code = "body_too_large"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send a smaller sketch: the API takes sketches up to 8 MB.",
+    )
+
+
+class InvalidHeaderError(InvalidRequestError):
+    code = "invalid_header"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send header values of printable ASCII within the documented length.",
     )
 
 
@@ -147,6 +172,14 @@ class IdempotencyConflictError(InvalidRequestError):
     code = "idempotency_conflict"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Use a new Idempotency-Key for a different request.",
+    )
+
+
+class IdempotencyInProgressError(InvalidRequestError):
+    code = "idempotency_in_progress"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Retry with the same Idempotency-Key in a few seconds.",
     )
 
 

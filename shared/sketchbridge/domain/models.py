@@ -8,15 +8,41 @@ through the API; services turn it into a Response.
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
 MAX_SIDE = 2048
+
+# Characters that show nothing: controls, format characters (zero-width space and joiners,
+# bidi marks, the BOM), separators, unassigned and private code points, lone combining marks.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols drawn as blanks (Hangul fillers, the braille blank).
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _without_control_characters(text: str, name: str) -> str:
+    """Text as sent, unless it holds control characters (NUL, escapes) other than line breaks
+    and tabs: they mean nothing to a provider and rewrite what a terminal or log shows."""
+    for character in text:
+        if unicodedata.category(character) == "Cc" and character not in "\t\n\r":
+            raise ValueError(f"the {name} contains the control character U+{ord(character):04X}")
+    return text
+
+
+def has_visible_text(text: str) -> bool:
+    """Does ``text`` show anything, or is it only whitespace and invisible characters?"""
+    return any(
+        not character.isspace()
+        and character not in _BLANK_CHARACTERS
+        and unicodedata.category(character) not in _INVISIBLE_CATEGORIES
+        for character in text
+    )
 
 
 class JobStatus(StrEnum):
@@ -53,7 +79,7 @@ class PreprocessingOptions(_Strict):
     # garbled glyphs; describe: erase them and add the words to the prompt.
     text: Literal["keep", "remove", "describe"] = "keep"
     # Add the sketch's dominant colours, by name, to the prompt.
-    palette_hint: bool = False
+    palette_hint: StrictBool = False
     # Fit to the provider's size by padding (keeps everything) or cropping.
     fit: Literal["pad", "crop"] = "pad"
 
@@ -72,13 +98,15 @@ class GenerationRequest(_Strict):
     cache: Literal["use", "refresh", "bypass"] = "use"
     # Without a seed the same request reuses its cached result; ask for a new
     # variation to get a fresh seed (and a fresh image) instead.
-    new_variation: bool = False
+    new_variation: StrictBool = False
     # How "auto" chooses: the cheapest, the fastest, or the cheapest within the limits.
     policy: Literal["cheapest", "fastest", "balanced"] = "balanced"
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_eta_s: float | None = Field(default=None, gt=0)
     # With an explicit provider: may another one take over if it fails?
-    allow_failover: bool = True
+    # Flags (here and above) take true or false only, as the OpenAPI document says: 0 or "no"
+    # is a type error, not a guess at what the client meant.
+    allow_failover: StrictBool = True
     # interactive: someone is waiting at the canvas; batch: work that may wait.
     priority: Literal["interactive", "batch"] = "interactive"
     # Several images of the same request at once, each with its own seed.
@@ -90,7 +118,16 @@ class GenerationRequest(_Strict):
         stripped = prompt.strip()
         if not stripped:
             raise ValueError("the prompt is empty")
-        return stripped
+        if not has_visible_text(stripped):
+            raise ValueError("the prompt has only invisible characters (zero-width, format)")
+        return _without_control_characters(stripped, "prompt")
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def _negative_prompt_is_text(cls, negative_prompt: str | None) -> str | None:
+        if negative_prompt is None:
+            return None
+        return _without_control_characters(negative_prompt, "negative prompt")
 
 
 class ResolvedParams(_Strict):
@@ -273,6 +310,19 @@ class CacheRecord(BaseModel):
     expires_at: int
 
 
+class IdempotencyRecord(BaseModel):
+    """What a submit with an ``Idempotency-Key`` created, so a retry gets the same answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_hash: str
+    # The first is the job the answer shows; all of them for variations (``group_job_ids``).
+    job_ids: list[str] = Field(min_length=1)
+    group_id: str | None = None
+    # Epoch seconds: a record whose first job never appeared may be taken over after a while.
+    stored_at: int
+
+
 class JobMessage(_Strict):
     """What the submit function puts on the queue: only the id; the record holds the rest."""
 
@@ -303,6 +353,14 @@ class JobEventMessage(BaseModel):
     error: ErrorInfo | None = None
     # The job's warnings (a soft budget limit crossed), on every frame of a job that has any.
     warnings: list[WarningInfo] | None = None
+
+
+class WsTicketResponse(_Strict):
+    """``POST /ws-tickets``: what opens one WebSocket (``?ticket=``), once, within a minute."""
+
+    ticket: str = Field(description="Single use: send as ?ticket=<ticket> on the WebSocket URL.")
+    expires_in: int = Field(description="Seconds the ticket stays valid.")
+    expires_at: str = Field(description="When it stops being valid (ISO 8601, UTC).")
 
 
 class SubscribeMessage(_Strict):

@@ -106,6 +106,10 @@ def _check_header(data: bytes) -> str:
     try:
         header = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError as exc:
+        # Pillow calls a PNG whose IHDR checksum is wrong "unidentified": the signature says
+        # which format it claims to be, so it is a damaged image of ours, not another format.
+        if _has_allowed_signature(data):
+            raise CorruptImageError("The sketch image header is corrupt.") from exc
         raise UnsupportedFormatError("The sketch is not a PNG, JPEG or WebP image.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError("The sketch has far too many pixels.") from exc
@@ -125,6 +129,15 @@ def _check_header(data: bytes) -> str:
     if frames > 1 or getattr(header, "is_animated", False):
         raise AnimatedImageError("Animated images are not sketches; send a single frame.")
     return header.format or "UNKNOWN"
+
+
+def _has_allowed_signature(data: bytes) -> bool:
+    """Do the first bytes name PNG, JPEG or WebP (whatever follows them)?"""
+    return (
+        data.startswith(b"\x89PNG\r\n\x1a\n")
+        or data.startswith(b"\xff\xd8\xff")
+        or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    )
 
 
 def encode_png(image: Image.Image) -> bytes:

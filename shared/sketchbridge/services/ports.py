@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 from sketchbridge.domain.budgets import BudgetDefaults, BudgetScope, Limit, Period, Quota
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
 from sketchbridge.domain.clock import utc_now
+from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.latency import LatencySummary
 from sketchbridge.domain.ledger import LedgerRecord, UsageRow
 from sketchbridge.domain.metric_catalog import Metric
@@ -18,6 +19,7 @@ from sketchbridge.domain.models import (
     ErrorInfo,
     ExternalCall,
     HopInfo,
+    IdempotencyRecord,
     JobMessage,
     JobRecord,
     JobStatus,
@@ -204,6 +206,28 @@ class ConnectionStore(Protocol):
     def remove_connection(self, connection_id: str) -> None: ...
 
 
+class TicketStore(Protocol):
+    """Single-use WebSocket tickets, by their hash (``POST /ws-tickets`` → ``$connect``)."""
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        """Store a ticket for the user until ``expires_at``."""
+        ...
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        """Consume a ticket: its user if it existed and had not expired, once; else None."""
+        ...
+
+
+class NoTickets:
+    """Where tickets are not set up: none is ever valid, so $connect needs a token."""
+
+    def add_ticket(self, ticket_id: str, user_id: str, *, expires_at: int) -> None:
+        raise InternalError("WebSocket tickets are not set up here.")
+
+    def take_ticket(self, ticket_id: str, *, now: int) -> str | None:
+        return None
+
+
 class ResultCache(Protocol):
     """Finished results by fingerprint, and the one job in flight for each fingerprint."""
 
@@ -226,14 +250,22 @@ class ResultCache(Protocol):
 
 
 class IdempotencyStore(Protocol):
+    """Records keyed by ``key_id``, a hash of (user, Idempotency-Key) made by the use case."""
+
     def remember(
-        self, user_id: str, key: str, *, request_hash: str, job_id: str, expires_at: int
-    ) -> tuple[str, str] | None:
-        """Store key → (hash, job) unless the key is known; the known (hash, job) otherwise."""
+        self, key_id: str, record: IdempotencyRecord, *, expires_at: int
+    ) -> IdempotencyRecord | None:
+        """Store the record unless the key is known; the known record otherwise."""
         ...
 
-    def forget(self, user_id: str, key: str, *, job_id: str) -> None:
-        """Drop the key if it still names ``job_id`` (a submit refused before storing it)."""
+    def take_over(
+        self, key_id: str, record: IdempotencyRecord, *, stale_job_id: str, expires_at: int
+    ) -> bool:
+        """Replace a record whose first job is ``stale_job_id``; False if it changed meanwhile."""
+        ...
+
+    def forget(self, key_id: str, *, job_id: str) -> None:
+        """Drop the record if it is still the one naming ``job_id`` (a submit that failed)."""
         ...
 
 
@@ -510,6 +542,8 @@ class Dependencies:
     alerts: AdminAlerts = field(default_factory=NoAlerts)
     # Reads the words on sketches for text=describe; None: the pipeline's heuristic.
     text_detector: TextDetector | None = None
+    # WebSocket tickets (the connections table on AWS).
+    tickets: TicketStore = field(default_factory=NoTickets)
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
     # How many jobs wait ahead of a new one, for its ETA (ProviderManager.quotes).

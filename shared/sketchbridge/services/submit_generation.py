@@ -7,6 +7,7 @@ retried submit with the same ``Idempotency-Key`` returns the same job.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -17,11 +18,10 @@ from datetime import timedelta
 
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import (
-    BudgetExceededError,
     IdempotencyConflictError,
+    IdempotencyInProgressError,
     InternalError,
     NotFoundError,
-    QuotaExceededError,
     SketchbridgeError,
 )
 from sketchbridge.domain.fingerprint import fingerprint
@@ -30,6 +30,7 @@ from sketchbridge.domain.models import (
     CacheRecord,
     ErrorInfo,
     GenerationRequest,
+    IdempotencyRecord,
     JobMessage,
     JobRecord,
     JobResponse,
@@ -57,6 +58,9 @@ from sketchbridge.services.reservations import (
 IDEMPOTENCY_HOURS = 24
 # How long a retried submit waits for the first one, with the same key, to store its job.
 IDEMPOTENT_WAIT_S = 2.0
+# A submit lives at most the function's timeout (28 s); a key whose first job has not
+# appeared by then belongs to a submit that died, and the next request with it takes it over.
+IDEMPOTENT_ABANDONED_AFTER_S = 60
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,34 @@ def submit_generation(
     draft = _draft(request, deps)
     admit_request(deps, user_id=user_id)
     job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
-    if idempotency_key:
-        earlier = _earlier_submit(request, user_id, idempotency_key, job_ids[0], deps)
-        if earlier is not None:
-            return earlier
     group_id = uuid.uuid4().hex if request.variations > 1 else None
+    if not idempotency_key:
+        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+    key_id = idempotency_key_id(user_id, idempotency_key)
+    earlier = _earlier_submit(request, user_id, key_id, job_ids, group_id, deps)
+    if earlier is not None:
+        return earlier
+    try:
+        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+    except BaseException:
+        # A submit that failed (refused by a budget or quota, or broken) has no answer to
+        # replay: the key is free for the retry. If even that fails, the key is taken over
+        # once IDEMPOTENT_ABANDONED_AFTER_S passed.
+        with contextlib.suppress(SketchbridgeError):
+            deps.idempotency.forget(key_id, job_id=job_ids[0])
+        raise
+
+
+def _submit_all(
+    request: GenerationRequest,
+    draft: _Draft,
+    job_ids: list[str],
+    group_id: str | None,
+    *,
+    user_id: str,
+    deps: Dependencies,
+) -> JobResponse:
+    """Reserve every job's quote at once, then store and queue them (or answer from cache)."""
     jobs = [
         _prepare(
             request,
@@ -111,17 +138,11 @@ def submit_generation(
         for index, job_id in enumerate(job_ids)
     ]
     to_run = [record for record, cached in jobs if cached is None]
-    try:
-        warnings = reserve_quotes(
-            deps,
-            user_id=user_id,
-            quotes={record.id: record.quote.cost_usd for record in to_run if record.quote},
-        )
-    except (BudgetExceededError, QuotaExceededError):
-        if idempotency_key:
-            # Refused before anything was stored: the same key may be used again.
-            deps.idempotency.forget(user_id, idempotency_key, job_id=job_ids[0])
-        raise
+    warnings = reserve_quotes(
+        deps,
+        user_id=user_id,
+        quotes={record.id: record.quote.cost_usd for record in to_run if record.quote},
+    )
     responses = []
     for index, (record, cached) in enumerate(jobs):
         if cached is not None:
@@ -142,9 +163,14 @@ def submit_generation(
                 if unlaunched_cached is None:
                     release_reservation(deps, unlaunched.id)
             raise
+    return _with_group(responses[0], job_ids, group_id)
+
+
+def _with_group(first: JobResponse, job_ids: list[str], group_id: str | None) -> JobResponse:
+    """The answer for a group of variations: its first job, with the ids of all."""
     if group_id is None:
-        return responses[0]
-    return responses[0].model_copy(update={"group_id": group_id, "group_job_ids": job_ids})
+        return first
+    return first.model_copy(update={"group_id": group_id, "group_job_ids": list(job_ids)})
 
 
 def _seed(request: GenerationRequest, index: int) -> tuple[int, bool]:
@@ -415,24 +441,37 @@ def _answer_from_cache(record: JobRecord, cached: CacheRecord, deps: Dependencie
     return job_response(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds)
 
 
+def idempotency_key_id(user_id: str, key: str) -> str:
+    """Where a user's key is stored: a hash of both, encoded so no pair can pass for another.
+
+    Joining them with a delimiter let user ``u`` with key ``x#k`` and user ``u#x`` with
+    key ``k`` share one record; a JSON array keeps each part whole.
+    """
+    pair = json.dumps([user_id, key], separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(pair.encode()).hexdigest()
+
+
 def _earlier_submit(
     request: GenerationRequest,
     user_id: str,
-    key: str,
-    job_id: str,
+    key_id: str,
+    job_ids: list[str],
+    group_id: str | None,
     deps: Dependencies,
 ) -> JobResponse | None:
-    """The job an earlier submit with this key created, or None if this one is the first."""
+    """The answer an earlier submit with this key gave, or None if this one is the first."""
     body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    request_hash = hashlib.sha256(body.encode()).hexdigest()
-    expires_at = int((deps.clock() + timedelta(hours=IDEMPOTENCY_HOURS)).timestamp())
-    known = deps.idempotency.remember(
-        user_id, key, request_hash=request_hash, job_id=job_id, expires_at=expires_at
+    mine = IdempotencyRecord(
+        request_hash=hashlib.sha256(body.encode()).hexdigest(),
+        job_ids=job_ids,
+        group_id=group_id,
+        stored_at=int(deps.epoch_seconds()),
     )
+    expires_at = int((deps.clock() + timedelta(hours=IDEMPOTENCY_HOURS)).timestamp())
+    known = deps.idempotency.remember(key_id, mine, expires_at=expires_at)
     if known is None:
         return None
-    known_hash, known_job_id = known
-    if known_hash != request_hash:
+    if known.request_hash != mine.request_hash:
         raise IdempotencyConflictError(
             "This Idempotency-Key was already used for a different request."
         )
@@ -440,14 +479,28 @@ def _earlier_submit(
     deadline = time.monotonic() + IDEMPOTENT_WAIT_S
     while True:
         try:
-            return get_generation(known_job_id, user_id=user_id, deps=deps)
+            first = get_generation(known.job_ids[0], user_id=user_id, deps=deps)
         except NotFoundError:
-            if time.monotonic() > deadline:
-                raise InternalError(
-                    "The first request with this Idempotency-Key did not finish; "
-                    "retry with the same key in a moment."
-                ) from None
-            time.sleep(0.05)
+            pass
+        else:
+            return _with_group(first, known.job_ids, known.group_id)
+        # A submit that died before storing its job (a timed-out Lambda) never forgets its
+        # key: after the longest a submit can live, the key is ours to use.
+        abandoned = deps.epoch_seconds() - known.stored_at > IDEMPOTENT_ABANDONED_AFTER_S
+        if abandoned and deps.idempotency.take_over(
+            key_id, mine, stale_job_id=known.job_ids[0], expires_at=expires_at
+        ):
+            return None
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        # The first submit failed and forgot the key meanwhile: this one is the first now.
+        if deps.idempotency.remember(key_id, mine, expires_at=expires_at) is None:
+            return None
+    raise IdempotencyInProgressError(
+        "The first request with this Idempotency-Key is still being stored; "
+        "retry with the same key in a moment."
+    )
 
 
 def _image_spec(provider: ImageProvider | None) -> ProviderImageSpec:

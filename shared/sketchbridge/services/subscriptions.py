@@ -2,24 +2,70 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import timedelta
 
 from sketchbridge.domain.errors import NotFoundError, UnauthorizedError
-from sketchbridge.domain.models import ErrorInfo, JobEventMessage, JobStatus, SubscribeMessage
+from sketchbridge.domain.models import (
+    ErrorInfo,
+    JobEventMessage,
+    JobStatus,
+    SubscribeMessage,
+    WsTicketResponse,
+)
 from sketchbridge.services.get_generation import as_seen, owned_job
 from sketchbridge.services.job_views import current_state_message
 from sketchbridge.services.ports import Dependencies, TokenVerifier
 
+# A ticket opens one WebSocket within this many seconds of being issued.
+TICKET_TTL_SECONDS = 60
+
+
+def issue_ticket(user_id: str, *, deps: Dependencies) -> WsTicketResponse:
+    """A single-use ticket for ``$connect``, so no token travels in a URL (access logs keep
+    URLs). Only its hash is stored: a read of the table yields no usable ticket."""
+    ticket = secrets.token_urlsafe(32)
+    now = deps.clock()
+    expires = now + timedelta(seconds=TICKET_TTL_SECONDS)
+    deps.tickets.add_ticket(_ticket_id(ticket), user_id, expires_at=int(expires.timestamp()))
+    return WsTicketResponse(
+        ticket=ticket,
+        expires_in=TICKET_TTL_SECONDS,
+        expires_at=expires.isoformat(),
+    )
+
 
 def connect(
-    connection_id: str, token: str | None, *, verifier: TokenVerifier, deps: Dependencies
+    connection_id: str,
+    token: str | None,
+    *,
+    ticket: str | None = None,
+    verifier: TokenVerifier,
+    deps: Dependencies,
 ) -> str:
-    """Accept a connection whose token is valid; returns the user id."""
-    if not token:
-        raise UnauthorizedError("Connect with ?token=<your access token>.")
-    user_id = str(verifier.verify(token)["sub"])
+    """Accept a connection with a valid ticket (or, deprecated, token); returns the user id.
+
+    A ticket is taken (deleted) as it is checked, so it opens one connection at most.
+    """
+    if ticket:
+        user_id = deps.tickets.take_ticket(_ticket_id(ticket), now=int(deps.epoch_seconds()))
+        if user_id is None:
+            raise UnauthorizedError(
+                "This ticket is unknown, used or expired; get a new one from POST /ws-tickets."
+            )
+    elif token:
+        # Deprecated: a token in the query string ends up in access logs. Kept for the CLI
+        # and older clients while they move to tickets (README: WebSocket).
+        user_id = str(verifier.verify(token)["sub"])
+    else:
+        raise UnauthorizedError("Connect with ?ticket=<a ticket from POST /ws-tickets>.")
     deps.connections.add_connection(connection_id, user_id, expires_at=_expiry(deps))
     return user_id
+
+
+def _ticket_id(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8", errors="surrogateescape")).hexdigest()
 
 
 def subscribe(
