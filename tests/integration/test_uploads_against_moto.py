@@ -123,6 +123,7 @@ def test_a_sketch_and_an_upload_id_together_are_a_400(submit: ModuleType) -> Non
     }
     response = call(submit, _event("/generations", body, OWNER))
     assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_sketch"
 
 
 def test_a_form_for_a_type_that_is_not_a_sketch_is_a_400(submit: ModuleType) -> None:

@@ -11,9 +11,9 @@ import math
 import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
@@ -97,6 +97,8 @@ class GenerationRequest(_Strict):
     sketch_upload_id: str | None = Field(
         default=None,
         pattern=UPLOAD_ID_PATTERN,
+        # Checked even when left out: that is where a missing sketch is reported.
+        validate_default=True,
         description="Instead of sketch: the upload_id POST /uploads answered, once uploaded.",
     )
     prompt: str = Field(min_length=1, max_length=2000)
@@ -126,13 +128,17 @@ class GenerationRequest(_Strict):
     # A quote may leave the sketch out; a generation may not.
     _SKETCH_REQUIRED: ClassVar[bool] = True
 
-    @model_validator(mode="after")
-    def _one_sketch(self) -> Self:
-        if self.sketch is not None and self.sketch_upload_id is not None:
+    @field_validator("sketch_upload_id")
+    @classmethod
+    def _one_sketch(cls, upload_id: str | None, info: ValidationInfo) -> str | None:
+        # sketch is declared first, so it is in info.data once it was valid.
+        if "sketch" not in info.data:
+            return upload_id
+        if info.data["sketch"] is not None and upload_id is not None:
             raise ValueError("send either sketch or sketch_upload_id, not both")
-        if self._SKETCH_REQUIRED and self.sketch is None and self.sketch_upload_id is None:
+        if cls._SKETCH_REQUIRED and info.data["sketch"] is None and upload_id is None:
             raise ValueError("a sketch is required: sketch (a data URL) or sketch_upload_id")
-        return self
+        return upload_id
 
     @field_validator("prompt")
     @classmethod
