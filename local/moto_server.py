@@ -15,7 +15,9 @@ browser can reach 127.0.0.1: it could read every user's sketches and results, wr
 tables or queue messages. Here moto answers no CORS, and a request from a browser (it sends
 `Origin` or `Sec-Fetch-Site`; boto3 sends neither) only when it is a GET or HEAD of a
 presigned S3 URL, which is how the page shows and downloads a result; the Host must be a
-loopback name, so a rebound DNS name gets nothing either.
+loopback name, so a rebound DNS name gets nothing either. A browser's POST of a presigned
+upload form (``POST /uploads``) is refused as well: with no signature checked, a page could
+forge the form and write any key (another user's result); the page sends data URLs instead.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""POST /generations: accept a sketch and a prompt, queue the job, answer 202 at once."""
+"""POST /generations: accept a sketch and a prompt, queue the job, answer 202 at once; and
+POST /uploads: a presigned form for a sketch too big to travel in the JSON body."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from sketchbridge.api.http import (
     user_id,
 )
 from sketchbridge.bootstrap import dependencies, metrics
-from sketchbridge.domain.models import GenerationRequest
+from sketchbridge.domain.models import GenerationRequest, UploadRequest
 from sketchbridge.services.submit_generation import submit_generation
+from sketchbridge.services.uploads import create_upload
 
 logger = Logger()
 app = create_resolver()
@@ -37,6 +39,14 @@ def post_generation() -> Any:
     )
     # A finished job (a cache hit) is answered at once; anything else is on its way.
     return json_response(job, status=200 if job.status.is_final else 202)
+
+
+@app.post("/uploads")
+def post_upload() -> Any:
+    upload = create_upload(
+        parse_body(app, UploadRequest), user_id=user_id(app), deps=dependencies()
+    )
+    return json_response(upload, status=201)
 
 
 @metrics.log_metrics

@@ -33,6 +33,7 @@ FUNCTION_SCOPED_VARIABLES = {
 }
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
+    ("POST", "/uploads"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
@@ -232,6 +233,8 @@ def test_sketches_and_results_expire_after_the_retention_period(
         "sketches/": {"Ref": "ResultRetentionDays"},
         "results/": {"Ref": "ResultRetentionDays"},
         "previews/": 1,
+        # A presigned upload is only needed until its job is submitted.
+        "uploads/": 1,
     }
     assert any("AbortIncompleteMultipartUpload" in rule for rule in enabled)
 

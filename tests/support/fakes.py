@@ -34,7 +34,7 @@ from sketchbridge.providers.base import (
 )
 from sketchbridge.providers.local import LocalProvider
 from sketchbridge.providers.registry import ProviderRegistry
-from sketchbridge.services.ports import Dependencies, StuckJob, Subscriber
+from sketchbridge.services.ports import Dependencies, PresignedPost, StuckJob, Subscriber
 
 SKETCHES = Path(__file__).resolve().parents[2].parent / "shared" / "sketches"
 
@@ -263,6 +263,14 @@ class FakeObjectStore:
 
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         return f"https://artifacts.example/{key}?expires={expires_in}"
+
+    def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> PresignedPost:
+        return PresignedPost(
+            url="https://artifacts.example/",
+            fields={"key": key, "Content-Type": content_type, "max_bytes": str(max_bytes)},
+        )
 
 
 class FakeQueue:

@@ -253,7 +253,7 @@ def _as_request_error(exc: ValidationError) -> InvalidRequestError:
     message = f"{field}: {problem['msg']}"
     details = {"field": field, "problems": [_describe(error) for error in exc.errors()]}
     match location[:1]:
-        case ["sketch"]:
+        case ["sketch"] | ["sketch_upload_id"]:
             return InvalidSketchError(message, details=details)
         case ["prompt"]:
             return InvalidPromptError(message, details=details)

@@ -31,6 +31,8 @@ from sketchbridge.domain.models import (
     ProvidersResponse,
     QuotaRequest,
     QuotaResponse,
+    UploadRequest,
+    UploadResponse,
     UsageResponse,
     WsTicketResponse,
 )
@@ -131,6 +133,8 @@ ROUTES: tuple[ApiRoute, ...] = (
             *SKETCH_ERRORS,
             *REQUEST_ERRORS,
             "invalid_header",
+            # sketch_upload_id names no upload of the caller's (expired, or not theirs).
+            "not_found",
             "idempotency_conflict",
             "idempotency_in_progress",
             "budget_exceeded",
@@ -163,6 +167,15 @@ ROUTES: tuple[ApiRoute, ...] = (
         request=EstimateRequest,
         responses={200: EstimatesResponse},
         errors=(*BODY_ERRORS, *SKETCH_ERRORS, *REQUEST_ERRORS),
+    ),
+    ApiRoute(
+        "POST",
+        "/uploads",
+        "SubmitFunction",
+        "A presigned S3 POST for a sketch too big for the JSON body (up to 8 MB)",
+        request=UploadRequest,
+        responses={201: UploadResponse},
+        errors=BODY_ERRORS,
     ),
     ApiRoute(
         "POST",

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sketchbridge.domain.errors import InternalError
+from sketchbridge.services.ports import PresignedPost
 
 
 class S3ObjectStore:
@@ -54,3 +55,24 @@ class S3ObjectStore:
                 ExpiresIn=expires_in,
             )
         )
+
+    def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> PresignedPost:
+        """S3 refuses the form's upload unless it is exactly ``key``, declares
+        ``content_type`` and is 1..``max_bytes`` bytes: the policy is signed, so a client
+        cannot widen any of it."""
+        form = self._client.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"bucket": self._bucket},
+                ["eq", "$key", key],
+                ["eq", "$Content-Type", content_type],
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires_in,
+        )
+        fields = {str(name): str(value) for name, value in form["fields"].items()}
+        return PresignedPost(url=str(form["url"]), fields=fields)

@@ -11,13 +11,15 @@ import math
 import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
 MAX_SIDE = 2048
+# POST /uploads names each upload with 32 hex digits; nothing else reaches an S3 key.
+UPLOAD_ID_PATTERN = "^[0-9a-f]{32}$"
 
 # Characters that show nothing: controls, format characters (zero-width space and joiners,
 # bidi marks, the BOM), separators, unassigned and private code points, lone combining marks.
@@ -87,7 +89,18 @@ class PreprocessingOptions(_Strict):
 class GenerationRequest(_Strict):
     """Body of ``POST /generations``."""
 
-    sketch: str = Field(description='The drawing as a data URL: "data:image/png;base64,..."')
+    # Exactly one of the two: a data URL rides in the body, which on AWS caps it near 4.4 MB
+    # (a synchronous Lambda payload is 6 MB); a bigger sketch goes through POST /uploads.
+    sketch: str | None = Field(
+        default=None, description='The drawing as a data URL: "data:image/png;base64,..."'
+    )
+    sketch_upload_id: str | None = Field(
+        default=None,
+        pattern=UPLOAD_ID_PATTERN,
+        # Checked even when left out: that is where a missing sketch is reported.
+        validate_default=True,
+        description="Instead of sketch: the upload_id POST /uploads answered, once uploaded.",
+    )
     prompt: str = Field(min_length=1, max_length=2000)
     negative_prompt: str | None = Field(default=None, max_length=2000)
     provider: str = Field(default="auto", min_length=1, max_length=64)
@@ -111,6 +124,21 @@ class GenerationRequest(_Strict):
     priority: Literal["interactive", "batch"] = "interactive"
     # Several images of the same request at once, each with its own seed.
     variations: int = Field(default=1, ge=1, le=4)
+
+    # A quote may leave the sketch out; a generation may not.
+    _SKETCH_REQUIRED: ClassVar[bool] = True
+
+    @field_validator("sketch_upload_id")
+    @classmethod
+    def _one_sketch(cls, upload_id: str | None, info: ValidationInfo) -> str | None:
+        # sketch is declared first, so it is in info.data once it was valid.
+        if "sketch" not in info.data:
+            return upload_id
+        if info.data["sketch"] is not None and upload_id is not None:
+            raise ValueError("send either sketch or sketch_upload_id, not both")
+        if cls._SKETCH_REQUIRED and info.data["sketch"] is None and upload_id is None:
+            raise ValueError("a sketch is required: sketch (a data URL) or sketch_upload_id")
+        return upload_id
 
     @field_validator("prompt")
     @classmethod
@@ -355,6 +383,30 @@ class JobEventMessage(BaseModel):
     warnings: list[WarningInfo] | None = None
 
 
+class UploadRequest(_Strict):
+    """Body of ``POST /uploads``: what the sketch to upload is."""
+
+    content_type: Literal["image/png", "image/jpeg", "image/webp"] = Field(
+        description="The sketch's type; the upload must send the same Content-Type."
+    )
+
+
+class UploadResponse(_Strict):
+    """``POST /uploads``: a presigned S3 POST form for one sketch, then its id for a job.
+
+    POST ``url`` as multipart/form-data with every one of ``fields`` and the sketch last, as
+    ``file``; then send ``sketch_upload_id`` in ``POST /generations``.
+    """
+
+    upload_id: str = Field(description="What POST /generations takes as sketch_upload_id.")
+    url: str = Field(description="Where to POST the form.")
+    fields: dict[str, str] = Field(description="Form fields to send as they are, before file.")
+    content_type: str
+    max_bytes: int = Field(description="The largest sketch the form accepts.")
+    expires_in: int = Field(description="Seconds the form stays valid.")
+    expires_at: str = Field(description="When it stops being valid (ISO 8601, UTC).")
+
+
 class WsTicketResponse(_Strict):
     """``POST /ws-tickets``: what opens one WebSocket (``?ticket=``), once, within a minute."""
 
@@ -454,9 +506,10 @@ class EstimateRequest(GenerationRequest):
     long as the other), or 1024x1024.
     """
 
-    # Optional here only: a quote needs the sketch's size, never its lines.
-    sketch: str | None = Field(  # type: ignore[assignment]
-        default=None, description='The drawing as a data URL: "data:image/png;base64,..."'
+    _SKETCH_REQUIRED: ClassVar[bool] = False
+    # A quote needs the sketch's size, never its lines: the data URL or nothing.
+    sketch_upload_id: None = Field(
+        default=None, description="Not taken by a quote: send the sketch as a data URL, or none."
     )
 
 

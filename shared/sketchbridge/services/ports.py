@@ -124,6 +124,14 @@ class StuckJob:
     priority: Literal["interactive", "batch"] = "interactive"
 
 
+@dataclass(frozen=True)
+class PresignedPost:
+    """A form that uploads one object straight to the store: POST ``fields`` + file to ``url``."""
+
+    url: str
+    fields: Mapping[str, str]
+
+
 class ObjectStore(Protocol):
     def put(
         self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
@@ -136,6 +144,12 @@ class ObjectStore(Protocol):
         ...
 
     def presigned_url(self, key: str, *, expires_in: int) -> str: ...
+
+    def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> PresignedPost:
+        """A form for exactly ``key``, of ``content_type``, 1..``max_bytes`` bytes."""
+        ...
 
 
 class JobQueue(Protocol):

@@ -54,6 +54,7 @@ from sketchbridge.services.reservations import (
     release_reservation,
     reserve_quotes,
 )
+from sketchbridge.services.uploads import read_upload
 
 IDEMPOTENCY_HOURS = 24
 # How long a retried submit waits for the first one, with the same key, to store its job.
@@ -94,7 +95,7 @@ def submit_generation(
     (services/reservations.py): a request that does not fit leaves nothing behind.
     """
     # Validate first: a key is only remembered for a request that can become a job.
-    draft = _draft(request, deps)
+    draft = _draft(request, deps, user_id=user_id)
     admit_request(deps, user_id=user_id)
     job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
     group_id = uuid.uuid4().hex if request.variations > 1 else None
@@ -186,7 +187,15 @@ def _seed(request: GenerationRequest, index: int) -> tuple[int, bool]:
     return drawn, request.new_variation or request.variations > 1
 
 
-def _draft(request: GenerationRequest, deps: Dependencies) -> _Draft:
+def _sketch_bytes(request: GenerationRequest, *, user_id: str, deps: Dependencies) -> bytes:
+    """The sketch as sent: from the data URL, or the caller's own upload (the model holds
+    that exactly one of the two is there)."""
+    if request.sketch_upload_id is not None:
+        return read_upload(request.sketch_upload_id, user_id=user_id, deps=deps)
+    return parse_data_url(request.sketch or "")
+
+
+def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _Draft:
     """Validate and preprocess. A named provider's model (the one an admin chose, if any:
     one read of the overrides) is part of the fingerprint, so a switch of model is never
     answered with a picture the earlier model drew."""
@@ -195,7 +204,7 @@ def _draft(request: GenerationRequest, deps: Dependencies) -> _Draft:
         if request.provider == "auto"
         else ProviderManager(deps).provider(deps.providers.resolve(request.provider).name)
     )
-    decoded = decode_sketch(parse_data_url(request.sketch))
+    decoded = decode_sketch(_sketch_bytes(request, user_id=user_id, deps=deps))
     caps = provider.capabilities if provider else None
     width, height = choose_output_size(
         decoded.image.size,
