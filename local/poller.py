@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from local.events import sqs_batch_event
@@ -40,6 +40,7 @@ class QueuePoller:
         *,
         endpoint_url: str,
         yields_to: Sequence[QueuePoller] = (),
+        sqs: Any = None,
     ) -> None:
         self.source = source
         # Pollers of higher-priority queues: while one has work, this one waits,
@@ -47,7 +48,8 @@ class QueuePoller:
         self.yields_to = list(yields_to)
         self.busy = False
         self._function = function
-        self._sqs = aws_session().client("sqs", endpoint_url=endpoint_url)
+        # ``sqs``: a stand-in client for tests that drive the loop one step at a time.
+        self._sqs = sqs or aws_session().client("sqs", endpoint_url=endpoint_url)
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"poller-{source.function_id}", daemon=True
@@ -74,13 +76,19 @@ class QueuePoller:
             self._deliver(messages)
         return len(messages)
 
+    def step(self) -> bool:
+        """One turn of the loop: poll once, or yield (False) while a higher-priority poller
+        has work."""
+        if any(poller.busy for poller in self.yields_to):
+            return False
+        self.busy = self.poll_once() > 0
+        return True
+
     def _run(self) -> None:
         while not self._stopping.is_set():
-            if any(poller.busy for poller in self.yields_to):
-                self._stopping.wait(_YIELD_SECONDS)
-                continue
             try:
-                self.busy = self.poll_once() > 0
+                if not self.step():
+                    self._stopping.wait(_YIELD_SECONDS)
             except Exception:
                 # The emulated SQS going away at shutdown, or a bug here: log, keep polling.
                 if not self._stopping.is_set():
@@ -110,6 +118,21 @@ class QueuePoller:
                     for index, handle in enumerate(chunk)
                 ],
             )
+
+
+def by_priority(sources: Iterable[QueueEventSource]) -> list[QueueEventSource]:
+    """Event sources in the order their pollers start: highest MaximumConcurrency first."""
+    return sorted(sources, key=lambda source: -(source.maximum_concurrency or 0))
+
+
+def higher_priority(source: QueueEventSource, pollers: Iterable[QueuePoller]) -> list[QueuePoller]:
+    """The pollers ``source``'s poller yields to: its function's sources with a higher cap."""
+    return [
+        poller
+        for poller in pollers
+        if poller.source.function_id == source.function_id
+        and (poller.source.maximum_concurrency or 0) > (source.maximum_concurrency or 0)
+    ]
 
 
 def succeeded_receipt_handles(

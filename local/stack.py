@@ -31,7 +31,7 @@ from local.dev_jwt import DevIssuer, issuer_url
 from local.gateway import WEBSOCKET_PATH, Gateway, connections_url
 from local.lambda_runtime import LocalFunction
 from local.moto_server import DUMMY_CREDENTIALS, MotoServer
-from local.poller import QueuePoller
+from local.poller import QueuePoller, by_priority, higher_priority
 from local.provision import Provisioned, provision
 from local.server import BackgroundServer, listen
 from local.sigv4 import AdminCredentials
@@ -208,25 +208,15 @@ class LocalStack:
         )
         self._serve(listener, lambda_listener)
         # Highest MaximumConcurrency first: lower-priority queues yield to the earlier ones.
-        sources = sorted(
-            (
-                s
-                for s in provisioned.queue_event_sources
-                if s.enabled and s.function_id in functions
-            ),
-            key=lambda source: -(source.maximum_concurrency or 0),
+        sources = by_priority(
+            s for s in provisioned.queue_event_sources if s.enabled and s.function_id in functions
         )
         for source in sources:
             poller = QueuePoller(
                 source,
                 functions[source.function_id],
                 endpoint_url=aws_endpoint_url,
-                yields_to=[
-                    p
-                    for p in self._pollers
-                    if p.source.function_id == source.function_id
-                    and (p.source.maximum_concurrency or 0) > (source.maximum_concurrency or 0)
-                ],
+                yields_to=higher_priority(source, self._pollers),
             )
             poller.start()
             self._pollers.append(poller)

@@ -294,6 +294,20 @@ def test_a_stored_image_reads_back_and_its_presigned_url_downloads_it(
     assert response.content == buffer.getvalue()
 
 
+def test_a_stored_result_is_never_replaced_and_is_listed_under_its_prefix(
+    objects: S3ObjectStore,
+) -> None:
+    prefix = f"results/{uuid.uuid4().hex}/"
+
+    assert objects.put_new(f"{prefix}a.png", b"first", content_type="image/png")
+    assert not objects.put_new(f"{prefix}a.png", b"second", content_type="image/png")
+    assert objects.put_new(f"{prefix}b.png", b"other", content_type="image/png")
+
+    assert objects.get(f"{prefix}a.png") == b"first"
+    assert objects.keys(prefix, limit=10) == [f"{prefix}a.png", f"{prefix}b.png"]
+    assert objects.keys(prefix, limit=1) == [f"{prefix}a.png"]
+
+
 def test_a_sent_job_message_is_what_the_queue_delivers(aws: EmulatedAws) -> None:
     message = JobMessage(job_id=uuid.uuid4().hex)
 

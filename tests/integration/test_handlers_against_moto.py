@@ -492,3 +492,34 @@ def test_a_failed_s3_put_after_the_key_is_stored_does_not_poison_the_key(
     assert retried["statusCode"] == 202, retried["body"]
     again = call(handlers.submit, post_generation_event(headers=key))
     assert json.loads(again["body"])["id"] == json.loads(retried["body"])["id"]
+
+
+def test_a_cached_result_keeps_its_bytes_when_another_user_sends_the_same_with_cache_bypass(
+    handlers: SimpleNamespace, aws: EmulatedAws, jobs: DynamoJobStore
+) -> None:
+    def seedless(user: str, cache: str) -> dict[str, Any]:
+        # No seed: each run draws its own, so the two pictures differ and share a cache key.
+        event = post_generation_event(user, cache=cache)
+        body = json.loads(event["body"])
+        body["params"].pop("seed", None)
+        event["body"] = json.dumps(body)
+        return event
+
+    def picture_of(job_id: str, user: str) -> bytes:
+        shown = json.loads(call(handlers.query, get_generation_event(job_id, user))["body"])
+        assert shown["status"] == "succeeded", shown
+        return httpx.get(shown["result"]["url"], timeout=10).content
+
+    first = json.loads(call(handlers.submit, seedless(OWNER, "use"))["body"])
+    assert process(handlers, aws, queued_messages(aws, first["id"])) == []
+    ada_saw = picture_of(first["id"], OWNER)
+
+    second = json.loads(call(handlers.submit, seedless("someone-else", "bypass"))["body"])
+    assert process(handlers, aws, queued_messages(aws, second["id"])) == []
+
+    assert picture_of(second["id"], "someone-else") != ada_saw  # really a new picture
+    assert picture_of(first["id"], OWNER) == ada_saw
+    # The cache still answers with the first picture: a bypass does not touch it.
+    hit = json.loads(call(handlers.submit, seedless("a-third-user", "use"))["body"])
+    assert hit["cached"] is True
+    assert httpx.get(hit["result"]["url"], timeout=10).content == ada_saw

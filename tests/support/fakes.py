@@ -253,8 +253,19 @@ class FakeObjectStore:
         self.objects[key] = (data, content_type)
         self.metadatas[key] = dict(metadata or {})
 
+    def put_new(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> bool:
+        if key in self.objects:
+            return False
+        self.put(key, data, content_type=content_type, metadata=metadata)
+        return True
+
     def get(self, key: str) -> bytes:
         return self.objects[key][0]
+
+    def keys(self, prefix: str, *, limit: int) -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))[:limit]
 
     def metadata(self, key: str) -> dict[str, str] | None:
         if key not in self.objects:

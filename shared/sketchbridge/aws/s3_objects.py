@@ -9,6 +9,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sketchbridge.domain.errors import InternalError
 from sketchbridge.services.ports import PresignedPost
 
+# What S3 answers a conditional put whose key exists (412), or is being written by another
+# conditional put at the same moment (409): either way this put must not land.
+_ALREADY_THERE = ("PreconditionFailed", "ConditionalRequestConflict")
+
 
 class S3ObjectStore:
     def __init__(self, client: Any, bucket: str) -> None:
@@ -28,6 +32,34 @@ class S3ObjectStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The image store is unavailable.") from exc
+
+    def put_new(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> bool:
+        # S3's conditional write: the put fails, and changes nothing, if the key exists.
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _ALREADY_THERE:
+                return False
+            raise InternalError("The image store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The image store is unavailable.") from exc
+        return True
+
+    def keys(self, prefix: str, *, limit: int) -> list[str]:
+        try:
+            listed = self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix, MaxKeys=limit)
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The image store is unavailable.") from exc
+        return [str(entry["Key"]) for entry in listed.get("Contents", [])]
 
     def metadata(self, key: str) -> dict[str, str] | None:
         try:

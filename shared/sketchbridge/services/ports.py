@@ -137,10 +137,23 @@ class ObjectStore(Protocol):
         self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
     ) -> None: ...
 
+    def put_new(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> bool:
+        """Store the object only if no object has that key; False (nothing written) if one has.
+
+        Results are written this way: an object a finished job points to is never replaced.
+        """
+        ...
+
     def get(self, key: str) -> bytes: ...
 
     def metadata(self, key: str) -> dict[str, str] | None:
         """The object's metadata (plus its size as ``bytes``), or None if there is no object."""
+        ...
+
+    def keys(self, prefix: str, *, limit: int) -> list[str]:
+        """Up to ``limit`` keys that start with ``prefix``, in key order."""
         ...
 
     def presigned_url(self, key: str, *, expires_in: int) -> str: ...

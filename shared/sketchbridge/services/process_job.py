@@ -197,13 +197,14 @@ def _render(
             latest_seq = seq
             _emit(deps, record, "status", seq=seq, message=hop_message(hop, next_provider))
 
-    result_key = f"results/{record.fingerprint}.png"
-    earlier = _result_of_an_earlier_delivery(record, result_key, deps)
-    if earlier is not None:
+    result_key = result_key_of(record)
+    found = _result_of_an_earlier_delivery(record, deps)
+    if found is not None:
+        earlier_key, earlier = found
         done = _complete(
             record,
             earlier,
-            result_key,
+            earlier_key,
             latest_seq,
             deps,
             hops=hops,
@@ -301,10 +302,15 @@ def _render(
         width=result.width,
         height=result.height,
         bytes=len(result.image_png),
+        shareable=record.cache_mode != "bypass",
     )
-    deps.objects.put(
+    # The key is this job's alone, and the put never replaces an object: what a finished
+    # job points to stays what it showed its user (a refresh or bypass writes anew).
+    if not deps.objects.put_new(
         result_key, result.image_png, content_type="image/png", metadata=produced.as_metadata()
-    )
+    ):
+        # Another delivery of this very job stored its picture first: that one it keeps.
+        produced = ProducedResult.from_metadata(deps.objects.metadata(result_key) or {}) or produced
     return _complete(
         record,
         produced,
@@ -344,6 +350,20 @@ def _hop_info(hop: Hop) -> HopInfo:
     )
 
 
+def result_key_of(record: JobRecord) -> str:
+    """Where a job's picture is stored: under its fingerprint, in a key no other job has.
+
+    A shared key per fingerprint let a later refresh or bypass of the same request
+    overwrite the picture an earlier job had already shown its user.
+    """
+    return f"{RESULTS_PREFIX}{record.fingerprint}/{record.id}.png"
+
+
+RESULTS_PREFIX = "results/"
+# How many stored pictures of one request a job looks through for one it may reuse.
+_EARLIER_RESULTS_LOOKED_AT = 20
+
+
 @dataclass(frozen=True)
 class ProducedResult:
     """What a stored result says about itself (its S3 metadata)."""
@@ -354,6 +374,8 @@ class ProducedResult:
     width: int
     height: int
     bytes: int
+    # False for a bypass job's picture: it stays out of the cache, so no other job reuses it.
+    shareable: bool = True
 
     def as_metadata(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.__dict__.items()}
@@ -368,27 +390,37 @@ class ProducedResult:
                 width=int(metadata["width"]),
                 height=int(metadata["height"]),
                 bytes=int(metadata["bytes"]),
+                shareable=metadata.get("shareable", "True") == "True",
             )
         except (KeyError, ValueError):
             return None
 
 
 def _result_of_an_earlier_delivery(
-    record: JobRecord, result_key: str, deps: Dependencies
-) -> ProducedResult | None:
-    """A stored result this job may use instead of paying again, if any.
+    record: JobRecord, deps: Dependencies
+) -> tuple[str, ProducedResult] | None:
+    """A stored result (its key and what it says) this job may use instead of paying again.
 
     Its own, stored before a crash; or, when the job may use the cache, one an
     identical job stored before it died without caching it (its flight may have
     expired before its redelivery, letting this job lead: the redelivery harness
     caught that paying twice). A refresh or bypass job always draws anew.
     """
-    if record.attempts <= 1 and record.cache_mode != "use":
-        return None  # a first delivery that must not use the cache has nothing to recover
-    produced = ProducedResult.from_metadata(deps.objects.metadata(result_key) or {})
-    if produced is None:
+    own_key = result_key_of(record)
+    if record.attempts > 1:
+        own = ProducedResult.from_metadata(deps.objects.metadata(own_key) or {})
+        if own is not None and own.job_id == record.id:
+            return own_key, own
+    if record.cache_mode != "use":
         return None
-    return produced if produced.job_id == record.id or record.cache_mode == "use" else None
+    prefix = f"{RESULTS_PREFIX}{record.fingerprint}/"
+    for key in deps.objects.keys(prefix, limit=_EARLIER_RESULTS_LOOKED_AT):
+        if key == own_key:
+            continue
+        produced = ProducedResult.from_metadata(deps.objects.metadata(key) or {})
+        if produced is not None and produced.shareable:
+            return key, produced
+    return None
 
 
 def _complete(
