@@ -47,6 +47,9 @@ DOCUMENTED: dict[str, tuple[bool, bool]] = {
     # The provider said the request itself is wrong: no other provider is tried for it.
     "invalid_params": (False, False),
     "invalid_input": (False, False),
+    # HTTP 413 from Replicate: the sketch is too large for it, an input error like the above
+    # (found by this property in a full run: it was missing from this table, not the tree).
+    "image_too_large": (False, False),
 }
 
 
