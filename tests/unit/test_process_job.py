@@ -111,6 +111,12 @@ def test_a_retryable_failure_goes_back_to_the_queue_then_succeeds() -> None:
     assert "Trying again in" in (_frames(deps)[-1]["message"] or "")  # type: ignore[operator]
 
     assert process_job(job_id, receive_count=2, deps=deps).outcome is Outcome.SUCCEEDED
+    record = deps.jobs.get(job_id)
+    assert record is not None
+    assert [(hop.provider, hop.outcome) for hop in record.hops] == [
+        ("fake", "provider_unavailable"),
+        ("fake", "ok"),
+    ]
 
 
 def test_a_retryable_failure_on_the_last_delivery_is_final_and_explained() -> None:

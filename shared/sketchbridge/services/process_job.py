@@ -94,14 +94,14 @@ def process_job(
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
     _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
-    hops: list[HopInfo] = []
+    # Every delivery's hops stay on the job, the earlier ones first: success or verdict, the
+    # job shows each try.
+    hops: list[HopInfo] = list(record.hops)
     # The ledger entries of this delivery's billed calls, failed ones included.
     billed: list[LedgerRecord] = []
     try:
         finished = _render(record, deps, hops, billed)
     except SketchbridgeError as error:
-        # Every delivery's hops stay on the job: the verdict shows each try.
-        every_hop = [*record.hops, *hops]
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
             retry_after = error.retry_after_s if isinstance(error, ProviderError) else None
@@ -110,13 +110,13 @@ def process_job(
                 record,
                 deps,
                 reason=retry_message(error.message, delay, receive_count, deps.max_receive_count),
-                hops=every_hop,
+                hops=hops,
                 retry_in_s=delay,
             )
             if retry_in is not None:
                 retry_in(delay)
             raise
-        _fail(record, error, deps, hops=every_hop, billed=billed)
+        _fail(record, error, deps, hops=hops, billed=billed)
         return ProcessResult(job_id, Outcome.FAILED)
     except Exception:
         # A bug: record the outcome on the last delivery so the user is not left
@@ -194,9 +194,11 @@ def _render(
 ) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
-    ``hops`` collects every provider tried, for the job record, success or not; ``billed``
-    the ledger entries of the calls that were billed.
+    ``hops`` collects every provider tried, for the job record, success or not (after the
+    earlier deliveries' hops it starts with); ``billed`` the ledger entries of the calls that
+    were billed.
     """
+    earlier_hops = len(hops)
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
     latest_seq = record.seq
@@ -301,7 +303,7 @@ def _render(
     except ChainFailedError as failed:
         # Every provider tried, the last one included, goes on the failed job; what the
         # failed calls were billed goes into the ledger.
-        hops[:] = [_hop_info(hop) for hop in failed.hops]
+        hops[earlier_hops:] = [_hop_info(hop) for hop in failed.hops]
         billed.extend(bill_calls(record, failed.hops, deps, manager=manager))
         raise failed.error from failed
     hops.append(_hop_info(chain.hops[-1]))
