@@ -10,8 +10,10 @@ import os
 from functools import lru_cache
 
 from sketchbridge.auth import JwksTokenVerifier
+from sketchbridge.aws.clients import client
 from sketchbridge.aws.factory import build_dependencies
 from sketchbridge.aws.metrics import METRICS
+from sketchbridge.aws.sqs_queue import SqsRedelivery
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import current_settings
 
@@ -28,3 +30,10 @@ def dependencies() -> Dependencies:
 def token_verifier() -> JwksTokenVerifier:
     settings = current_settings()
     return JwksTokenVerifier(settings.jwt_issuer, settings.jwt_audience)
+
+
+@lru_cache(maxsize=1)
+def redelivery() -> SqsRedelivery:
+    """How the processor brings a job that failed for a while back in seconds."""
+    settings = current_settings()
+    return SqsRedelivery(client("sqs"), [settings.jobs_queue_url, settings.batch_queue_url])

@@ -18,9 +18,10 @@ from PIL import Image, ImageDraw
 
 from local.standins.bedrock import create_app
 from local.standins.control import StandinControl
-from sketchbridge.domain.errors import SketchbridgeError
+from sketchbridge.domain.errors import ProviderTimeoutError, SketchbridgeError
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest, ProviderResult
 from sketchbridge.providers.bedrock import BedrockConfig, BedrockProvider, control_strength_for
+from sketchbridge.services.provider_chain import _call_with_first_byte_deadline
 from tests.contract.conftest import Serve
 
 SECRET_ACCESS_KEY = "stand-in-secret-never-shown"
@@ -364,3 +365,19 @@ def test_configuration_is_read_from_the_environment() -> None:
     assert config.region == "eu-central-1"
     assert config.model_id == "stability.other-v1:0"
     assert BedrockConfig.from_env({}).model_id == SKETCH_MODEL_ID
+
+
+def test_first_byte_deadline_fires_when_the_bedrock_standin_sends_nothing(
+    control: StandinControl,
+) -> None:
+    """Issue 12: "Drawing on Amazon Bedrock…", said before the call, kept the watchdog quiet."""
+    control.set_script([{"outcome": "slow_start", "s": 6}])
+    updates: list[ProgressUpdate] = []
+
+    with pytest.raises(ProviderTimeoutError) as caught:
+        _call_with_first_byte_deadline(
+            provider(), request(timeout_s=4.0), updates.append, first_byte_deadline_s=0.5
+        )
+
+    assert caught.value.message == "bedrock showed no sign of life within 0.5 s."
+    assert [update.from_provider for update in updates] == [False]

@@ -34,6 +34,7 @@ from sketchbridge.domain.errors import (
 )
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
 from sketchbridge.providers.openai_images import OpenAIConfig, OpenAIProvider
+from sketchbridge.services.provider_chain import _call_with_first_byte_deadline
 from tests.contract.conftest import Serve
 
 KEY = "sk-contract-test-key"
@@ -453,3 +454,42 @@ def test_the_standin_log_shows_what_the_sdk_sent(standin_url: str, control: Stan
     assert [(entry["method"], entry["path"], entry["model"]) for entry in log] == [
         ("POST", "/v1/images/edits", "gpt-image-2")
     ]
+
+
+# --- the chain's first-byte deadline, with this adapter ----------------------------------------
+
+
+def test_first_byte_deadline_fires_when_the_openai_standin_sends_nothing(
+    standin_url: str, control: StandinControl
+) -> None:
+    """Issue 12: the adapter's opening line, said before any I/O, kept the watchdog quiet."""
+    script(control, {"outcome": "slow_start", "s": 6.0})
+    updates: list[ProgressUpdate] = []
+
+    with pytest.raises(ProviderTimeoutError) as caught:
+        _call_with_first_byte_deadline(
+            provider_for(standin_url),
+            request(timeout_s=4.0),
+            updates.append,
+            first_byte_deadline_s=0.5,
+        )
+
+    assert caught.value.message == "openai showed no sign of life within 0.5 s."
+    assert updates == []  # nothing said on the provider's behalf before it answered
+
+
+def test_an_opened_stream_is_a_sign_of_life_before_its_first_preview(serve: Serve) -> None:
+    slow = StandinControl()
+    # The stand-in draws before it answers (its headers), then takes 4 s per preview.
+    base_url = serve(create_app(slow, api_key=KEY, seconds_per_partial=4.0))
+    updates: list[ProgressUpdate] = []
+
+    result = _call_with_first_byte_deadline(
+        provider_for(base_url, partial_images=1),
+        request(timeout_s=20.0),
+        updates.append,
+        first_byte_deadline_s=2.0,
+    )
+
+    assert result.image_png.startswith(b"\x89PNG")
+    assert updates[0].step == 0 and updates[0].from_provider

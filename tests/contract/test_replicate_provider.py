@@ -16,7 +16,11 @@ from local.standins.control import StandinControl
 from local.standins.replicate import create_app
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest, ProviderResult
-from sketchbridge.providers.replicate import ReplicateConfig, ReplicateProvider
+from sketchbridge.providers.replicate import (
+    _WAIT_ANSWER_GRACE_S,
+    ReplicateConfig,
+    ReplicateProvider,
+)
 from tests.contract.conftest import Serve
 
 TOKEN = "r8_contract_test_token"
@@ -237,6 +241,22 @@ def test_an_answer_delayed_past_the_deadline_times_out(
     error = failure_of(provider(base_url), sketch_request(timeout_s=1.5))
 
     assert error.code == "timeout"
+
+
+def test_a_timeout_message_names_the_deadline_that_fired_not_the_whole_budget(
+    base_url: str, control: StandinControl
+) -> None:
+    """Issue 12: a hang cut off by the create's read timeout (Prefer: wait plus its grace)
+    said "did not finish within 90 seconds", the whole budget."""
+    control.set_script([{"delay_s": 8}])
+
+    error = failure_of(provider(base_url, prefer_wait_s=1), sketch_request(timeout_s=90.0))
+
+    assert error.code == "timeout"
+    read_timeout = 1 + _WAIT_ANSWER_GRACE_S
+    assert error.message == (
+        f"Replicate did not answer within {read_timeout:.1f} seconds (its read timeout)."
+    )
 
 
 def test_a_provider_that_is_down_is_unavailable(base_url: str, control: StandinControl) -> None:

@@ -80,7 +80,7 @@ def _headers(stack: StackProcess) -> dict[str, str]:
     return {"authorization": f"Bearer {stack.dev_token}"}
 
 
-def _submit(stack: StackProcess) -> str:
+def _submit(stack: StackProcess, *, allow_failover: bool = True) -> str:
     response = httpx.post(
         f"{stack.api_url}/generations",
         json={
@@ -88,7 +88,7 @@ def _submit(stack: StackProcess) -> str:
             # Unique, so no job is answered from the result cache without a provider call.
             "prompt": f"a sea turtle, watercolor, take {uuid.uuid4().hex[:8]}",
             "provider": "replicate",
-            "allow_failover": True,
+            "allow_failover": allow_failover,
             "params": {"steps": 2, "seed": 5, "width": 256, "height": 256},
         },
         headers=_headers(stack),
@@ -184,3 +184,35 @@ def test_a_replicate_that_stays_down_is_skipped_then_used_again_once_up(
     assert back["type"] == "result" and back["result"]["provider"] == "replicate"
     assert _hops(_job(stack, back["job_id"])) == [("replicate", "ok")]
     assert _predictions_created(stack) == calls_while_down + 1
+
+
+def test_a_503_without_failover_tells_the_subscriber_why_and_when_then_draws_on_retry(
+    stack: StackProcess,
+) -> None:
+    """Issue 12: the job went back to `queued` in silence, with `hops: []`, and was retried
+    only when the queue's 720 s visibility timeout ran out."""
+    # The queued frame is pushed ~0.1 s after the job starts; a subscription that lands later
+    # gets the job's state instead. So a run that missed the frame is run again, at most
+    # ATTEMPTS times: fewer than FAILURE_THRESHOLD 503s in a row.
+    told: list[dict[str, Any]] = []
+    for _ in range(ATTEMPTS):
+        _control(stack, "replicate", "script", [{"status": 503}])
+        with connect(f"{stack.ws_url}?token={stack.dev_token}", open_timeout=10) as socket:
+            job_id = _submit(stack, allow_failover=False)
+            socket.send(json.dumps({"action": "subscribe", "id": job_id}))
+            frames = _frames_until_final(socket)
+
+        final = frames[-1]
+        assert final["type"] == "result" and final["result"]["provider"] == "replicate", final
+        assert _hops(_job(stack, job_id)) == [
+            ("replicate", "provider_unavailable"),
+            ("replicate", "ok"),
+        ]
+        told = [f for f in frames if f["type"] == "status" and f.get("retry_in_s") is not None]
+        if told:
+            break
+    assert told, "no run's WebSocket frames said when the job would be tried again"
+    assert told[0]["status"] == "queued" and told[0]["retry_in_s"] == 10
+    assert told[0]["message"] == (
+        "Replicate is having trouble right now (HTTP 503). Trying again in 10 s (try 2 of 3)."
+    )

@@ -15,7 +15,14 @@ from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.sqs_queue import SqsJobQueue
-from sketchbridge.domain.models import ErrorInfo, JobMessage, JobRecord, JobStatus, ResolvedParams
+from sketchbridge.domain.models import (
+    ErrorInfo,
+    HopInfo,
+    JobMessage,
+    JobRecord,
+    JobStatus,
+    ResolvedParams,
+)
 from sketchbridge.services.ports import Subscriber
 
 if TYPE_CHECKING:
@@ -225,6 +232,25 @@ def test_release_puts_a_running_job_back_in_the_queue_for_the_next_delivery(
     assert jobs.release(job.id, updated_at=STAMP) is None  # only a running job goes back
     retried = jobs.claim(job.id, now=NOW + 1, lease_seconds=LEASE)
     assert retried is not None and retried.attempts == 2
+
+
+def test_a_released_job_keeps_the_hops_of_the_try_that_could_not_run(
+    jobs: DynamoJobStore,
+) -> None:
+    """Issue 12: a job sent back after a 503 showed `hops: []`."""
+    job = queued_job()
+    jobs.create(job)
+    jobs.claim(job.id, now=NOW, lease_seconds=LEASE)
+    hop = HopInfo(
+        provider="replicate",
+        outcome="provider_unavailable",
+        seconds=0.25,
+        message="Replicate is having trouble right now (HTTP 503).",
+    )
+
+    assert jobs.release(job.id, updated_at=STAMP, hops=[hop]) is not None
+
+    assert stored(jobs, job.id).hops == [hop]
 
 
 # -- connections -----------------------------------------------------------------------------

@@ -154,13 +154,18 @@ class FakeJobStore:
             self.records[job_id] = adopted
             return adopted
 
-    def release(self, job_id: str, *, updated_at: str) -> int | None:
+    def release(self, job_id: str, *, updated_at: str, hops: list[Any] | None = None) -> int | None:
         with self._lock:
             record = self.records[job_id]
             if record.status is not JobStatus.RUNNING:
                 return None
             self.records[job_id] = record.model_copy(
-                update={"status": JobStatus.QUEUED, "lease_expires_at": None, "seq": record.seq + 1}
+                update={
+                    "status": JobStatus.QUEUED,
+                    "lease_expires_at": None,
+                    "seq": record.seq + 1,
+                    **({"hops": list(hops)} if hops is not None else {}),
+                }
             )
             return record.seq + 1
 

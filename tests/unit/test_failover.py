@@ -11,7 +11,12 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
 )
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
-from sketchbridge.providers.base import ProgressCallback, ProviderRequest, ProviderResult
+from sketchbridge.providers.base import (
+    ProgressCallback,
+    ProgressUpdate,
+    ProviderRequest,
+    ProviderResult,
+)
 from sketchbridge.providers.registry import ProviderRegistry
 from sketchbridge.services import subscriptions
 from sketchbridge.services.get_generation import get_generation
@@ -138,6 +143,63 @@ def test_a_hanging_provider_is_abandoned_at_its_first_byte_deadline() -> None:
     job = get_generation(job_id, user_id="ada", deps=deps)
     assert job.result is not None and job.result.provider == "openai"
     assert job.hops[0].outcome == "timeout" and job.hops[0].seconds < 1.0
+
+
+class SaysHelloThenHangs(FakeProvider):
+    """What the OpenAI and Bedrock adapters did: a line of ours before any network I/O."""
+
+    def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        self.calls += 1
+        on_progress(ProgressUpdate(0, 1, "Drawing…", from_provider=False))
+        threading.Event().wait(5)  # then the provider says nothing
+        raise ProviderUnavailableError("never", provider=self.name)
+
+
+def test_a_line_the_adapter_says_before_calling_is_no_sign_of_life() -> None:
+    """Issue 12: the first-byte watchdog could not fire for OpenAI or Bedrock."""
+    hanging = SaysHelloThenHangs(name="replicate")
+    deps = _deps(hanging, FakeProvider(name="openai"))
+    deps.provider_config.put("replicate", {"first_byte_deadline_s": 0.2})
+    job_id = _job(deps, provider="replicate")
+    process_job(job_id, receive_count=1, deps=deps)
+    job = get_generation(job_id, user_id="ada", deps=deps)
+    assert job.result is not None and job.result.provider == "openai"
+    assert job.hops[0].outcome == "timeout"
+    assert job.hops[0].message == "replicate showed no sign of life within 0.2 s."
+
+
+class SlowAfterASignOfLife(FakeProvider):
+    def __init__(self, *, progress: bool, **fields: object) -> None:
+        super().__init__(**fields)  # type: ignore[arg-type]
+        self.progress = progress
+
+    def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        if self.progress:
+            on_progress(ProgressUpdate(0, 1, "queued at the provider"))
+        elif request.on_started is not None:
+            request.on_started("prediction-1")
+        threading.Event().wait(0.6)  # past the first-byte deadline, alive all the same
+        return super().generate(request, on_progress)
+
+
+def test_progress_from_the_provider_disarms_the_first_byte_deadline() -> None:
+    deps = _deps(SlowAfterASignOfLife(name="replicate", progress=True), FakeProvider(name="openai"))
+    deps.provider_config.put("replicate", {"first_byte_deadline_s": 0.2})
+    job_id = _job(deps, provider="replicate")
+    process_job(job_id, receive_count=1, deps=deps)
+    job = get_generation(job_id, user_id="ada", deps=deps)
+    assert job.result is not None and job.result.provider == "replicate"
+
+
+def test_a_provider_side_id_is_a_sign_of_life() -> None:
+    deps = _deps(
+        SlowAfterASignOfLife(name="replicate", progress=False), FakeProvider(name="openai")
+    )
+    deps.provider_config.put("replicate", {"first_byte_deadline_s": 0.2})
+    job_id = _job(deps, provider="replicate")
+    process_job(job_id, receive_count=1, deps=deps)
+    job = get_generation(job_id, user_id="ada", deps=deps)
+    assert job.result is not None and job.result.provider == "replicate"
 
 
 def test_auto_never_picks_a_provider_that_cannot_honour_a_requested_seed() -> None:

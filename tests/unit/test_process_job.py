@@ -4,7 +4,11 @@ import json
 
 import pytest
 
-from sketchbridge.domain.errors import ContentPolicyError, ProviderUnavailableError
+from sketchbridge.domain.errors import (
+    ContentPolicyError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, JobStatus
 from sketchbridge.services import subscriptions
 from sketchbridge.services.ports import Dependencies
@@ -104,9 +108,15 @@ def test_a_retryable_failure_goes_back_to_the_queue_then_succeeds() -> None:
     with pytest.raises(ProviderUnavailableError):
         process_job(job_id, receive_count=1, deps=deps)
     assert deps.jobs.get(job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]
-    assert "Retrying" in (_frames(deps)[-1]["message"] or "")  # type: ignore[operator]
+    assert "Trying again in" in (_frames(deps)[-1]["message"] or "")  # type: ignore[operator]
 
     assert process_job(job_id, receive_count=2, deps=deps).outcome is Outcome.SUCCEEDED
+    record = deps.jobs.get(job_id)
+    assert record is not None
+    assert [(hop.provider, hop.outcome) for hop in record.hops] == [
+        ("fake", "provider_unavailable"),
+        ("fake", "ok"),
+    ]
 
 
 def test_a_retryable_failure_on_the_last_delivery_is_final_and_explained() -> None:
@@ -125,6 +135,58 @@ def test_a_retryable_failure_on_the_last_delivery_is_final_and_explained() -> No
     assert record.error is not None and record.error.code == "provider_unavailable"
     last = _frames(deps)[-1]
     assert last["type"] == "error" and last["error"]["suggestions"]  # type: ignore[index]
+
+
+def test_503_without_failover_says_why_and_when_then_fails_within_the_retry_budget() -> None:
+    """Issue 12: a 503 with allow_failover false went back to the queue in silence, with no
+    hop, and came back only at the 720 s visibility timeout."""
+    outage = ProviderUnavailableError("The provider answered HTTP 503.", provider="fake")
+    provider = FakeProvider(errors=[outage] * deps_max_tries())
+    deps = fake_dependencies(provider=provider)
+    job_id = _submit(deps, provider="fake")
+    _watch(deps, job_id)
+    delays: list[int] = []
+
+    for delivery in range(1, deps.max_receive_count):
+        with pytest.raises(ProviderUnavailableError):
+            process_job(job_id, receive_count=delivery, deps=deps, retry_in=delays.append)
+        record = deps.jobs.get(job_id)
+        assert record is not None and record.status is JobStatus.QUEUED
+        assert [hop.provider for hop in record.hops] == ["fake"] * delivery
+        frame = _frames(deps)[-1]
+        assert frame["type"] == "status" and frame["status"] == "queued"
+        assert frame["retry_in_s"] == delays[-1]
+        assert frame["message"] == (
+            f"The provider answered HTTP 503. Trying again in {delays[-1]} s "
+            f"(try {delivery + 1} of {deps.max_receive_count})."
+        )
+
+    result = process_job(
+        job_id, receive_count=deps.max_receive_count, deps=deps, retry_in=delays.append
+    )
+
+    assert result.outcome is Outcome.FAILED
+    assert delays == [10, 30]  # the verdict comes ~40 s after the first try, not 24 minutes
+    record = deps.jobs.get(job_id)
+    assert record is not None and record.status is JobStatus.FAILED
+    assert record.error is not None and record.error.message == outage.message
+    assert len(record.hops) == deps.max_receive_count
+    last = _frames(deps)[-1]
+    assert last["type"] == "error" and last["error"]["suggestions"]  # type: ignore[index]
+
+
+def test_a_rate_limited_job_comes_back_after_the_providers_retry_after() -> None:
+    limited = RateLimitedError("Slow down.", provider="fake", retry_after_s=45)
+    deps = fake_dependencies(provider=FakeProvider(errors=[limited]))
+    job_id = _submit(deps, provider="fake")
+    delays: list[int] = []
+    with pytest.raises(RateLimitedError):
+        process_job(job_id, receive_count=1, deps=deps, retry_in=delays.append)
+    assert delays == [45]
+
+
+def deps_max_tries() -> int:
+    return fake_dependencies().max_receive_count
 
 
 def test_a_content_policy_refusal_is_final_at_once() -> None:

@@ -119,18 +119,25 @@ class DynamoJobStore:
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
-    def release(self, job_id: str, *, updated_at: str) -> int | None:
+    def release(
+        self, job_id: str, *, updated_at: str, hops: list[HopInfo] | None = None
+    ) -> int | None:
+        values: dict[str, Any] = {
+            ":queued": JobStatus.QUEUED.value,
+            ":running": JobStatus.RUNNING.value,
+            ":updated": updated_at,
+            ":one": 1,
+        }
+        set_hops = ""
+        if hops is not None:
+            set_hops = ", hops = :hops"
+            values[":hops"] = [hop.model_dump(mode="json") for hop in hops]
         attributes = self._update_if(
             job_id,
-            update="SET #status = :queued, updated_at = :updated, seq = seq + :one "
+            update=f"SET #status = :queued, updated_at = :updated, seq = seq + :one{set_hops} "
             "REMOVE lease_expires_at",
             condition="#status = :running",
-            values={
-                ":queued": JobStatus.QUEUED.value,
-                ":running": JobStatus.RUNNING.value,
-                ":updated": updated_at,
-                ":one": 1,
-            },
+            values=values,
         )
         return int(attributes["seq"]) if attributes is not None else None
 

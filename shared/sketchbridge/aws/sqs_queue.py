@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,6 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.models import JobMessage
 from sketchbridge.services.ports import QueueBacklog
+
+logger = logging.getLogger(__name__)
 
 # What GET /admin/health reports of each queue (approximations, as SQS says).
 _BACKLOG_ATTRIBUTES = {
@@ -113,3 +116,36 @@ class SqsQueueBacklogs:
             in_flight=count("in_flight"),
             delayed=count("delayed"),
         )
+
+
+class SqsRedelivery:
+    """Hides a job message that failed for a while, so it comes back in seconds.
+
+    A record the processor reports as failed reappears only when the queue's visibility
+    timeout (720 s) runs out; ``retry_in`` sets this delivery's visibility to the retry delay
+    instead (``sqs:ChangeMessageVisibility``, granted to an SQS event source's function by
+    AWSLambdaSQSQueueExecutionRole). The message is named by the event's ``eventSourceARN``
+    (matched to the queue URLs by name) and ``receiptHandle``, on AWS and on the local poller
+    alike. A failed change is logged and ignored: the message then waits out the timeout.
+    """
+
+    def __init__(self, client: Any, queue_urls: Sequence[str]) -> None:
+        self._client = client
+        self._urls_by_name = {url.rstrip("/").rsplit("/", 1)[-1]: url for url in queue_urls if url}
+
+    def retry_in(self, queue_arn: str, receipt_handle: str, seconds: int) -> bool:
+        """True when the message will be visible again in ``seconds``."""
+        url = self._urls_by_name.get(queue_arn.rsplit(":", 1)[-1])
+        if url is None:
+            logger.warning(
+                "no queue URL for %s: the retry waits for its visibility timeout", queue_arn
+            )
+            return False
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(seconds, 0)
+            )
+        except (ClientError, BotoCoreError):
+            logger.warning("could not change a message's visibility on %s", url, exc_info=True)
+            return False
+        return True

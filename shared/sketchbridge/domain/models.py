@@ -379,6 +379,9 @@ class JobEventMessage(BaseModel):
     preview_url: str | None = None
     result: ResultInfo | None = None
     error: ErrorInfo | None = None
+    # On a job sent back to its queue (the provider down, rate-limited, failover not allowed):
+    # seconds until it is tried again; ``message`` says why.
+    retry_in_s: int | None = None
     # The job's warnings (a soft budget limit crossed), on every frame of a job that has any.
     warnings: list[WarningInfo] | None = None
 

@@ -168,13 +168,18 @@ DEFAULT_PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             # Replicate allows 600 prediction creations a minute (replicate.md §1: a POST
             # leaves ratelimit-remaining 599); the burst is the processor's concurrency (10).
             rate_limit=TokenBucket(capacity=10, refill_per_s=10.0),
-            # The create request holds its answer up to ReplicateConfig.prefer_wait_s (5 s,
-            # "Prefer: wait"), so its first byte may come that late on a healthy day.
+            # Above the 5 s default on purpose: the create request holds its answer up to
+            # ReplicateConfig.prefer_wait_s (5 s, "Prefer: wait"), so a healthy create's
+            # first byte may come just after 5 s. Its answer (the prediction id, reported
+            # through on_started) is the sign of life; then progress comes from the logs.
+            # A shorter Prefer: wait would allow 5 s but more polling for fast models.
             first_byte_deadline_s=10.0,
             typical_s=10.0,
         ),
         "openai": ProviderProfile(
             price=DEFAULT_PRICES["openai"],
+            # The default 5 s: the image stream opens (headers) at once; that is the sign of
+            # life, reported as the adapter's opening progress, previews follow later.
             # Image limits are per organisation and tier (openai-images.md quotes one of
             # "Limit: 0/1min"); five a minute is a cautious default until an admin sets theirs.
             rate_limit=TokenBucket(capacity=5, refill_per_s=5 / 60),
@@ -185,7 +190,9 @@ DEFAULT_PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             # Bedrock's on-demand quota for the Stability models is per account and region
             # (bedrock.md lists only ThrottlingException); a cautious default.
             rate_limit=TokenBucket(capacity=5, refill_per_s=1.0),
-            # InvokeModel streams nothing: its first byte is the finished picture.
+            # InvokeModel streams nothing: its first byte is the finished picture, so no
+            # deadline under a picture's draw time is possible (the adapter's "Drawing on
+            # Amazon Bedrock…" line is said before the call and is no sign of life).
             first_byte_deadline_s=60.0,
             typical_s=10.0,
         ),

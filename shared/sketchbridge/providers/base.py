@@ -58,6 +58,10 @@ class ProgressUpdate:
     # A partial image (PNG) some providers stream while they work; never sent
     # over the WebSocket as bytes (frames cap at 32 KB): the processor stores it.
     preview_png: bytes | None = None
+    # False for a line an adapter says before the provider has answered anything ("Drawing
+    # on Amazon Bedrock…"): it reaches the user but is no sign of life, so it does not stop
+    # the first-byte deadline (provider_chain). Everything the provider sent counts.
+    from_provider: bool = True
 
 
 @dataclass(frozen=True)

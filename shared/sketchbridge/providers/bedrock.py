@@ -210,7 +210,13 @@ class BedrockProvider:
 
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         body = json.dumps(request_body(request)).encode("utf-8")
-        on_progress(ProgressUpdate(step=0, total_steps=1, message="Drawing on Amazon Bedrock…"))
+        # Said before the call: InvokeModel sends nothing until the picture, so this line
+        # is not a sign of life (the first-byte deadline waits for the answer itself).
+        on_progress(
+            ProgressUpdate(
+                step=0, total_steps=1, message="Drawing on Amazon Bedrock…", from_provider=False
+            )
+        )
         payload, request_id = self._invoke(body, plan_call(request.timeout_s, self.config))
         image_png, width, height, seed = _picture_from(payload)
         on_progress(ProgressUpdate(step=1, total_steps=1, message="Picture ready."))

@@ -287,12 +287,19 @@ class OpenAIProvider:
             ImageOps.pad(request.sketch, (width, height), Image.Resampling.LANCZOS, color=_PAPER)
         )
         total = self._config.partial_images + 1
-        on_progress(ProgressUpdate(0, total, _opening_message(request, self.model, width, height)))
+        opening = ProgressUpdate(0, total, _opening_message(request, self.model, width, height))
         client = self._client_for(key)
         tally = _StreamTally()
         try:
             picture = self._stream_picture(
-                client, request, sketch_png, f"{width}x{height}", deadline, on_progress, tally
+                client,
+                request,
+                sketch_png,
+                f"{width}x{height}",
+                deadline,
+                on_progress,
+                tally,
+                opening=opening,
             )
         except _DeadlinePassed:
             raise _timed_out(request.timeout_s).with_usage(self._broken_off(tally)) from None
@@ -370,9 +377,14 @@ class OpenAIProvider:
         deadline: float,
         on_progress: ProgressCallback,
         tally: _StreamTally,
+        *,
+        opening: ProgressUpdate,
     ) -> bytes:
         """The final picture's bytes, streamed; partial images reported on the way, and
-        counted with the completed event's usage in ``tally``."""
+        counted with the completed event's usage in ``tally``.
+
+        ``opening`` is reported once the stream has opened (OpenAI sent its headers): that
+        is the provider's first sign of life, which the first-byte deadline waits for."""
         import openai
 
         config = self._config
@@ -413,6 +425,7 @@ class OpenAIProvider:
             # be billed again and replay the previews from the start.
             with stream:
                 tally.request_id = _request_id(stream)
+                on_progress(opening)
                 return _read_stream(stream, config.partial_images, deadline, on_progress, tally)
 
     def _pause_before_retry(

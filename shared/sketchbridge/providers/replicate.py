@@ -855,7 +855,9 @@ def translate_failure(exc: BaseException, *, model: str, budget: _Budget) -> Ske
         exc = _ApiError(exc.status or 0, exc.title, exc.detail, None)
     if isinstance(exc, _ApiError):
         return _from_http_status(exc, model)
-    if isinstance(exc, _BudgetSpentError | httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException):
+        return _request_timed_out(exc, budget)
+    if isinstance(exc, _BudgetSpentError):
         return _timed_out(budget)
     if isinstance(exc, _PredictionEndedError):
         return _from_final_prediction(exc.prediction, budget)
@@ -956,6 +958,35 @@ def _from_final_prediction(prediction: _Prediction, budget: _Budget) -> Sketchbr
         messages.get(prediction.status, f"Replicate ended the job as {prediction.status!r}."),
         provider=PROVIDER_NAME,
         details=details,
+    )
+
+
+def _request_timed_out(exc: httpx.TimeoutException, budget: _Budget) -> ProviderTimeoutError:
+    """An HTTP timeout, named for the deadline that fired (issue 12: a 3 s read timeout was
+    reported as "did not finish within 90 seconds", the whole budget)."""
+    import httpx
+
+    phases: dict[type[Exception], str] = {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "pool",
+    }
+    phase = phases.get(type(exc))
+    if budget.remaining() <= 1.0:
+        return _timed_out(budget)  # the whole budget is what ran out
+    try:
+        limits = exc.request.extensions.get("timeout", {})
+    except RuntimeError:  # an exception raised without its request
+        limits = {}
+    fired = limits.get(phase) if phase is not None else None
+    if not isinstance(fired, int | float):
+        return _timed_out(budget)
+    what = "connect to" if phase == "connect" else "answer"
+    return ProviderTimeoutError(
+        f"Replicate did not {what} within {fired:.1f} seconds (its {phase} timeout).",
+        provider=PROVIDER_NAME,
+        details={"timeout": phase, "seconds": round(float(fired), 3)},
     )
 
 

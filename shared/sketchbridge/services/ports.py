@@ -61,8 +61,12 @@ class JobStore(Protocol):
         """
         ...
 
-    def release(self, job_id: str, *, updated_at: str) -> int | None:
-        """Give a running job back to the queue after a retryable failure; the new seq."""
+    def release(
+        self, job_id: str, *, updated_at: str, hops: list[HopInfo] | None = None
+    ) -> int | None:
+        """Give a running job back to the queue after a retryable failure; the new seq.
+
+        ``hops``, when given, replace the job's: what every delivery so far tried."""
         ...
 
     def note_external_call(self, job_id: str, call: ExternalCall) -> None:

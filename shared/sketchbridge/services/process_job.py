@@ -9,6 +9,7 @@ outcome.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -30,6 +31,7 @@ from sketchbridge.domain.models import (
     JobRecord,
     JobStatus,
 )
+from sketchbridge.domain.redelivery import redelivery_delay_s
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
@@ -61,11 +63,21 @@ class ProcessResult:
     outcome: Outcome
 
 
-def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> ProcessResult:
+def process_job(
+    job_id: str,
+    *,
+    receive_count: int,
+    deps: Dependencies,
+    retry_in: Callable[[int], None] | None = None,
+) -> ProcessResult:
     """Process one delivery of a job message.
 
     Raises ``JobBusyError`` or a retryable error when the message should be
-    delivered again; returns when the message can be deleted.
+    delivered again; returns when the message can be deleted. Before a retryable
+    error is raised, ``retry_in(seconds)`` hears when the job should be tried again
+    (``domain.redelivery``): the caller hides the message that long, so the next try
+    comes in seconds, not at the queue's visibility timeout; the subscribers have
+    already been told why and when.
     """
     # This job's frames look its subscribers up at most once a second (see RecentSubscribers).
     deps = replace(deps, connections=RecentSubscribers(deps.connections))
@@ -82,7 +94,9 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
     _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
-    hops: list[HopInfo] = []
+    # Every delivery's hops stay on the job, the earlier ones first: success or verdict, the
+    # job shows each try.
+    hops: list[HopInfo] = list(record.hops)
     # The ledger entries of this delivery's billed calls, failed ones included.
     billed: list[LedgerRecord] = []
     try:
@@ -90,7 +104,17 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
-            _release(record, deps, reason=f"{error.message} Retrying.")
+            retry_after = error.retry_after_s if isinstance(error, ProviderError) else None
+            delay = redelivery_delay_s(receive_count, retry_after)
+            _release(
+                record,
+                deps,
+                reason=retry_message(error.message, delay, receive_count, deps.max_receive_count),
+                hops=hops,
+                retry_in_s=delay,
+            )
+            if retry_in is not None:
+                retry_in(delay)
             raise
         _fail(record, error, deps, hops=hops, billed=billed)
         return ProcessResult(job_id, Outcome.FAILED)
@@ -100,7 +124,20 @@ def process_job(job_id: str, *, receive_count: int, deps: Dependencies) -> Proce
         if receive_count >= deps.max_receive_count:
             _fail(record, InternalError("Something went wrong on our side."), deps, billed=billed)
         else:
-            _release(record, deps, reason="Something went wrong on our side. Retrying.")
+            delay = redelivery_delay_s(receive_count)
+            _release(
+                record,
+                deps,
+                reason=retry_message(
+                    "Something went wrong on our side.",
+                    delay,
+                    receive_count,
+                    deps.max_receive_count,
+                ),
+                retry_in_s=delay,
+            )
+            if retry_in is not None:
+                retry_in(delay)
         raise
 
     if finished is not None:
@@ -157,9 +194,11 @@ def _render(
 ) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
-    ``hops`` collects every provider tried, for the job record, success or not; ``billed``
-    the ledger entries of the calls that were billed.
+    ``hops`` collects every provider tried, for the job record, success or not (after the
+    earlier deliveries' hops it starts with); ``billed`` the ledger entries of the calls that
+    were billed.
     """
+    earlier_hops = len(hops)
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
     latest_seq = record.seq
@@ -265,7 +304,7 @@ def _render(
     except ChainFailedError as failed:
         # Every provider tried, the last one included, goes on the failed job; what the
         # failed calls were billed goes into the ledger.
-        hops[:] = [_hop_info(hop) for hop in failed.hops]
+        hops[earlier_hops:] = [_hop_info(hop) for hop in failed.hops]
         billed.extend(bill_calls(record, failed.hops, deps, manager=manager))
         raise failed.error from failed
     hops.append(_hop_info(chain.hops[-1]))
@@ -342,6 +381,14 @@ def hop_message(hop: Hop, next_provider: str) -> str:
         "content_policy": "refused the request",
     }.get(hop.outcome, f"failed ({hop.outcome})")
     return f"{hop.provider} {why}, trying {next_provider}"
+
+
+def retry_message(why: str, delay_s: int, receive_count: int, max_receive_count: int) -> str:
+    """The status line of a job that goes back to its queue.
+
+    For example: "Replicate is unavailable (HTTP 503). Trying again in 10 s (try 2 of 3)."
+    """
+    return f"{why} Trying again in {delay_s} s (try {receive_count + 1} of {max_receive_count})."
 
 
 def _hop_info(hop: Hop) -> HopInfo:
@@ -480,10 +527,25 @@ def _suggestions_for(error: SketchbridgeError, record: JobRecord, deps: Dependen
     return list(dict.fromkeys([*specific, *error.suggestions]))
 
 
-def _release(record: JobRecord, deps: Dependencies, *, reason: str) -> None:
-    seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat())
+def _release(
+    record: JobRecord,
+    deps: Dependencies,
+    *,
+    reason: str,
+    retry_in_s: int,
+    hops: list[HopInfo] | None = None,
+) -> None:
+    seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat(), hops=hops)
     if seq is not None:
-        _emit(deps, record, "status", seq=seq, message=reason, status=JobStatus.QUEUED)
+        _emit(
+            deps,
+            record,
+            "status",
+            seq=seq,
+            message=reason,
+            status=JobStatus.QUEUED,
+            retry_in_s=retry_in_s,
+        )
 
 
 def _fail(

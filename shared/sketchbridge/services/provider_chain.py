@@ -287,7 +287,8 @@ def _call_with_first_byte_deadline(
 
     A hung provider would otherwise hold the job until its full timeout. The
     call runs in a daemon thread; once abandoned, its late progress is dropped
-    and its own timeout ends it.
+    and its own timeout ends it. A sign of life is progress the provider sent
+    (``ProgressUpdate.from_provider``), a provider-side id, or the call's end.
     """
     alive = threading.Event()
     done = threading.Event()
@@ -295,13 +296,22 @@ def _call_with_first_byte_deadline(
     outcome: dict[str, object] = {}
 
     def report(update: ProgressUpdate) -> None:
-        alive.set()
+        # Only what the provider sent is a sign of life: a line the adapter says before
+        # any network I/O would otherwise disarm the deadline before the call even starts.
+        if update.from_provider:
+            alive.set()
         if not abandoned.is_set():
             on_progress(update)
 
+    def started(external_id: str) -> None:
+        # A provider-side id (Replicate's prediction) is the provider's answer: alive.
+        alive.set()
+        if request.on_started is not None:
+            request.on_started(external_id)
+
     def work() -> None:
         try:
-            outcome["result"] = provider.generate(request, report)
+            outcome["result"] = provider.generate(replace(request, on_started=started), report)
         except BaseException as exc:  # handed to the caller's thread, re-raised there
             outcome["error"] = exc
         finally:
