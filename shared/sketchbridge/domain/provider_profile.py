@@ -168,12 +168,12 @@ DEFAULT_PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             # Replicate allows 600 prediction creations a minute (replicate.md §1: a POST
             # leaves ratelimit-remaining 599); the burst is the processor's concurrency (10).
             rate_limit=TokenBucket(capacity=10, refill_per_s=10.0),
-            # Above the 5 s default on purpose: the create request holds its answer up to
-            # ReplicateConfig.prefer_wait_s (5 s, "Prefer: wait"), so a healthy create's
-            # first byte may come just after 5 s. Its answer (the prediction id, reported
-            # through on_started) is the sign of life; then progress comes from the logs.
-            # A shorter Prefer: wait would allow 5 s but more polling for fast models.
-            first_byte_deadline_s=10.0,
+            # The 5 s default: the create request holds its answer up to
+            # ReplicateConfig.prefer_wait_s (2 s, "Prefer: wait=2") and answers within a
+            # moment of it, so a healthy create's first byte comes well inside 5 s. Its
+            # answer (the prediction id, reported through on_started) is the sign of life;
+            # then progress comes from the logs. The price of the short hold: a model that
+            # finishes in 2-5 s is polled once or twice instead of answered by the create.
             typical_s=10.0,
         ),
         "openai": ProviderProfile(

@@ -46,7 +46,7 @@ Configuration (environment, all optional):
     REPLICATE_MODEL              owner/name            black-forest-labs/flux-canny-dev
     REPLICATE_MODEL_VERSION      a version id; set, predictions go to /v1/predictions
     REPLICATE_BASE_URL           the API's host root, without /v1  https://api.replicate.com
-    REPLICATE_PREFER_WAIT_S      seconds create holds for the result (1..60)       5
+    REPLICATE_PREFER_WAIT_S      seconds create holds for the result (1..60)       2
     REPLICATE_POLL_INTERVAL      seconds between polls (the SDK's own variable)     0.5
     REPLICATE_CONNECT_TIMEOUT_S  per connection                                     5
     REPLICATE_READ_TIMEOUT_S     per answer (polls, uploads, downloads)             30
@@ -143,7 +143,8 @@ class ReplicateConfig:
     model: str = "black-forest-labs/flux-canny-dev"
     version: str | None = None
     base_url: str = "https://api.replicate.com"
-    prefer_wait_s: int = 5
+    # A short hold keeps the first byte inside the 5 s first-byte deadline (provider_profile).
+    prefer_wait_s: int = 2
     poll_interval_s: float = 0.5
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
