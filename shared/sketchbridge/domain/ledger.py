@@ -128,22 +128,16 @@ def cache_hit_entry(
     at: str,
 ) -> LedgerRecord:
     """The entry of a job answered from the cache: nothing billed, the original's cost saved."""
-    return LedgerRecord(
-        entry_id=CACHE_HIT_ENTRY_ID,
-        kind="cache_hit",
+    return _free_picture_entry(
+        CACHE_HIT_ENTRY_ID,
+        "cache_hit",
+        f"served from the cache; the original call cost ${saved_usd:.6f}",
         user_id=user_id,
         job_id=job_id,
         fingerprint=fingerprint,
         provider=provider,
         model=model,
-        outcome="ok",
-        images=1,
-        quoted_micros=0,
-        actual_micros=0,
-        saved_micros=usd_to_micros(saved_usd),
-        basis="cache_hit",
-        price_version="none",
-        detail=f"served from the cache; the original call cost ${saved_usd:.6f}",
+        saved_usd=saved_usd,
         at=at,
     )
 
@@ -160,9 +154,37 @@ def joined_entry(
     at: str,
 ) -> LedgerRecord:
     """The entry of a job that followed an identical one in flight and took its picture."""
+    return _free_picture_entry(
+        JOINED_ENTRY_ID,
+        "joined",
+        f"took the picture of job {leader_job_id}, which cost ${saved_usd:.6f}",
+        user_id=user_id,
+        job_id=job_id,
+        fingerprint=fingerprint,
+        provider=provider,
+        model=model,
+        saved_usd=saved_usd,
+        at=at,
+    )
+
+
+def _free_picture_entry(
+    entry_id: str,
+    kind: Literal["cache_hit", "joined"],
+    detail: str,
+    *,
+    user_id: str,
+    job_id: str,
+    fingerprint: str,
+    provider: str,
+    model: str,
+    saved_usd: float,
+    at: str,
+) -> LedgerRecord:
+    """A picture delivered without a provider call: nothing billed, what it saved recorded."""
     return LedgerRecord(
-        entry_id=JOINED_ENTRY_ID,
-        kind="joined",
+        entry_id=entry_id,
+        kind=kind,
         user_id=user_id,
         job_id=job_id,
         fingerprint=fingerprint,
@@ -173,9 +195,9 @@ def joined_entry(
         quoted_micros=0,
         actual_micros=0,
         saved_micros=usd_to_micros(saved_usd),
-        basis="joined",
+        basis=kind,
         price_version="none",
-        detail=f"took the picture of job {leader_job_id}, which cost ${saved_usd:.6f}",
+        detail=detail,
         at=at,
     )
 
