@@ -8,12 +8,13 @@ the processor can push it to the user as it happens.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
 from sketchbridge.domain.billing import ProviderUsage
+from sketchbridge.domain.parameters import ParameterRanges
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class ProviderCapabilities:
     size_multiple: int
     max_steps: int
     progress: Literal["steps", "partial_images", "none"]
+    # The generic parameters' ranges, defaults and native names here (None: ignored).
+    parameters: ParameterRanges = field(default_factory=ParameterRanges)
 
 
 @dataclass(frozen=True)
