@@ -280,6 +280,23 @@ class ProviderTimeoutError(ProviderError):
     )
 
 
+class JobCanceledError(SketchbridgeError):
+    """The job's owner canceled it while a provider was working on it.
+
+    Raised by an adapter when ``ProviderRequest.should_stop()`` turned true: it has already
+    asked the provider to stop where the provider can (Replicate's cancel URL; OpenAI's stream
+    closed). Not a provider failure: no failover, no retry, no breaker count. ``usage`` is what
+    the provider billed for the work done before the stop, for the ledger.
+    """
+
+    code = "canceled"
+    default_suggestions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, message: str, *, usage: ProviderUsage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
 class BudgetExceededError(SketchbridgeError):
     code = "budget_exceeded"
     default_suggestions: ClassVar[tuple[str, ...]] = (

@@ -51,6 +51,9 @@ class ProviderRequest:
     # Told the provider-side id as soon as the provider accepted the work, so a
     # later delivery can resume it. Providers without such ids never call it.
     on_started: Callable[[str], None] | None = None
+    # Asked between polls, steps and stream events: True once the job's owner canceled it.
+    # The adapter then stops the provider's work where it can and raises JobCanceledError.
+    should_stop: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
