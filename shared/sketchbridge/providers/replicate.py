@@ -88,6 +88,7 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
     DEFAULT_PROBE_TIMEOUT_S,
@@ -114,6 +115,13 @@ REPLICATE_CAPABILITIES = ProviderCapabilities(
     size_multiple=16,
     max_steps=50,
     progress="steps",
+    # FLUX canny [dev]: num_inference_steps 1..50 (28 by default), guidance 1..100 (a request's
+    # guidance_scale x 4, see model_input), any seed; it has no strength.
+    parameters=ParameterRanges(
+        steps=ParameterRange(1, 50, 28, "num_inference_steps", integer=True),
+        guidance_scale=ParameterRange(0.25, 25.0, 7.5, "guidance", to_native=lambda g: g * 4.0),
+        seed=ParameterRange(0, 2**32 - 1, 0, "seed", integer=True),
+    ),
 )
 
 # FLUX canny [dev]'s guidance scale is four times classic CFG (its recommended 30 ~ CFG 7.5).
