@@ -38,16 +38,11 @@ class ParameterProblem:
 
     def describe(self) -> str:
         """E.g. ``steps 80 is outside replicate's range 1..50 (num_inference_steps)``."""
-        kind = "a whole number in" if self.allowed.integer else "in"
-        if self.allowed.integer and self.value != int(self.value):
-            return (
-                f"{self.parameter} {self.value:g} must be {kind} {self.provider}'s range "
-                f"{self.allowed.describe()} ({self.allowed.native_name})"
-            )
-        return (
-            f"{self.parameter} {self.value:g} is outside {self.provider}'s range "
-            f"{self.allowed.describe()} ({self.allowed.native_name})"
-        )
+        value = str(int(self.value)) if float(self.value).is_integer() else repr(self.value)
+        where = f"{self.provider}'s range {self.allowed.describe()} ({self.allowed.native_name})"
+        if self.allowed.integer and not float(self.value).is_integer():
+            return f"{self.parameter} {value} must be a whole number in {where}"
+        return f"{self.parameter} {value} is outside {where}"
 
     def as_details(self) -> dict[str, Any]:
         return {
