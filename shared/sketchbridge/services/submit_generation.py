@@ -331,7 +331,7 @@ def _prepare(
         deps.metrics.add(metrics.CACHE_MISSED, 1)
 
     # A miss: the job gets its plan and quote.
-    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps)
+    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps, manager=manager)
     if plan.parameter_refusal is not None:
         raise plan.parameter_refusal
     chosen = deps.providers.resolve(plan.order[0])
@@ -440,7 +440,12 @@ def _launch(
 
 
 def _plan(
-    request: GenerationRequest, sketch_size: tuple[int, int], *, job_id: str, deps: Dependencies
+    request: GenerationRequest,
+    sketch_size: tuple[int, int],
+    *,
+    job_id: str,
+    deps: Dependencies,
+    manager: ProviderManager | None = None,
 ) -> Plan:
     """The providers to try, in order, with the quote of the first."""
     width, height = choose_output_size(
@@ -451,7 +456,7 @@ def _plan(
         max_side=2048,
         multiple=8,
     )
-    return ProviderManager(deps).plan(
+    return (manager or ProviderManager(deps)).plan(
         RequestNeeds(seed=request.params.seed is not None, width=width, height=height),
         requested=request.provider,
         policy=request.policy,
