@@ -20,6 +20,7 @@ from sketchbridge.providers.local import LOCAL_CAPABILITIES, LocalProvider
 from sketchbridge.providers.openai_images import OpenAIConfig, OpenAIProvider
 from sketchbridge.providers.registry import ProviderRegistry
 from sketchbridge.providers.replicate import ReplicateProvider
+from sketchbridge.services import subscriptions
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
@@ -28,6 +29,7 @@ from tests.support.fakes import (
     FakeJobStore,
     FakeProvider,
     FakeQueue,
+    FakeTokenVerifier,
     fake_dependencies,
     sketch_data_url,
 )
@@ -299,6 +301,10 @@ def test_a_hop_whose_ranges_refuse_the_parameters_is_skipped_and_recorded() -> N
     jobs = deps.jobs
     assert isinstance(jobs, FakeJobStore)
     jobs.records[job_id] = stored.model_copy(update={"plan": ["first", "narrow", "last"]})
+    subscriptions.connect("c", "valid:ada", verifier=FakeTokenVerifier(), deps=deps)
+    subscriptions.subscribe(
+        "c", subscriptions.SubscribeMessage(action="subscribe", id=job_id), deps=deps
+    )
 
     process_job(job_id, receive_count=1, deps=deps)
 
@@ -311,4 +317,7 @@ def test_a_hop_whose_ranges_refuse_the_parameters_is_skipped_and_recorded() -> N
         ("last", "ok"),
     ]
     assert "steps 6 is outside narrow's range 1..4" in job.hops[1].message
+    frames = deps.pusher.frames["c"]  # type: ignore[attr-defined]
+    messages = [json.loads(frame).get("message") for frame in frames]
+    assert "narrow cannot take these parameters, trying last" in messages
     assert job.params_native == {"sampling_steps": 6} and job.params.steps == 6

@@ -435,6 +435,7 @@ def hop_message(hop: Hop, next_provider: str) -> str:
         "timeout": "did not answer in time",
         "provider_unavailable": "is unavailable",
         "content_policy": "refused the request",
+        "parameters_out_of_range": "cannot take these parameters",
     }.get(hop.outcome, f"failed ({hop.outcome})")
     return f"{hop.provider} {why}, trying {next_provider}"
 
