@@ -15,6 +15,11 @@ a model not in the catalog is refused there (``catalog_entry`` raises ``ValueErr
     jagilley/controlnet-scribble       version   a scribble map (lines.py),   per second
                                                  dark strokes on white, 64 px  (L40S)
 
+FLUX canny-dev is the default because it is an *official* model: kept warm, priced per
+image, no version to pin. A community model such as the scribble one may cold-boot for
+minutes when it has not run lately, past what a person at a canvas will wait (the quote's
+typical seconds do not include a cold boot).
+
 Sources: FLUX canny [dev]'s inputs as the stand-in plays them (``local/standins/``) and as
 recorded in ``../shared/providers/replicate.md``; the scribble model's inputs (``image``,
 ``prompt``, ``ddim_steps``, ``scale`` 0.1..30, ``seed``, ``eta``, ``a_prompt``,
@@ -181,9 +186,9 @@ CONTROLNET_SCRIBBLE = ReplicateModel(
     name="jagilley/controlnet-scribble",
     version=CONTROLNET_SCRIBBLE_VERSION,
     summary=(
-        "Stable Diffusion 1.5 with ControlNet scribble: draws along the strokes of the "
-        "sketch (sent as an even-width scribble map) what the prompt describes. Honours the "
-        "seed and the negative prompt; has no strength setting."
+        "draws what the prompt describes along the strokes of the sketch (sent as an "
+        "even-width scribble map), with Stable Diffusion 1.5 and ControlNet scribble. Honours "
+        "the seed and the negative prompt; has no strength setting."
     ),
     image_target="replicate-controlnet-scribble",
     control="scribble",
