@@ -294,6 +294,8 @@ PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
                 "rossjillian/controlnet": PerSecond(
                     usd_per_s=_L40S_USD_PER_S, typical_s=_CONTROLNET_TYPICAL_S, typical_steps=20
                 ),
+                # The Replicate catalog's scribble model (providers/replicate/catalog.py); its
+                # hardware is not recorded in pricing.md [?]: :46's L40S/A100, priced as L40S.
                 "jagilley/controlnet-scribble": PerSecond(
                     usd_per_s=_L40S_USD_PER_S, typical_s=_CONTROLNET_TYPICAL_S, typical_steps=20
                 ),
