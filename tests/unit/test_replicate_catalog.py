@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sketchbridge.domain.errors import InvalidParamsError
+from sketchbridge.domain.errors import AuthFailedError, InvalidParamsError
 from sketchbridge.domain.models import GenerationRequest, ProviderSettingsRequest
 from sketchbridge.domain.pricing import PerImage, PerSecond
 from sketchbridge.preprocessing.lines import is_control_map
@@ -155,3 +155,16 @@ def test_the_default_configuration_runs_flux_canny_dev() -> None:
     provider = ReplicateProvider(lambda: None, ReplicateConfig())
     assert (provider.model, provider.image_target) == (FLUX_CANNY_DEV.name, "replicate-flux-canny")
     assert provider.capabilities == FLUX_CANNY_DEV.capabilities
+
+
+def test_the_adapter_refuses_values_outside_its_model_s_ranges_rather_than_clamp() -> None:
+    flux = ReplicateProvider(lambda: None)
+
+    with pytest.raises(InvalidParamsError, match=r"steps must be in 1\.\.50 \(num_inference_steps"):
+        flux.generate(_request(steps=80), lambda _: None)
+    with pytest.raises(InvalidParamsError, match=r"guidance_scale must be in 0\.\.25 \(guidance"):
+        flux.generate(_request(guidance_scale=28.0), lambda _: None)
+    # The scribble model takes 80 steps; without a key it then stops at the key.
+    scribble = flux.with_model("jagilley/controlnet-scribble")
+    with pytest.raises(AuthFailedError):
+        scribble.generate(_request(steps=80), lambda _: None)
