@@ -51,8 +51,7 @@ def list_providers(deps: Dependencies) -> ProvidersResponse:
     for provider in deps.providers.all():
         status = statuses[provider.name]
         quote = plan.quotes[provider.name]
-        # The ranges of the model it runs (an admin may have chosen another).
-        caps = manager.provider(provider.name).capabilities
+        caps = manager.provider(provider.name).capabilities  # the admin's model's, if chosen
         providers.append(
             ProviderResponse(
                 name=provider.name,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from sketchbridge.domain.errors import InvalidParamsError
 from sketchbridge.domain.models import GenerationParams, GenerationRequest, WarningInfo
 from sketchbridge.domain.parameter_rules import ParameterCheck
+from sketchbridge.domain.parameters import GENERIC_PARAMETERS
+from sketchbridge.providers.base import ImageProvider, ProviderRequest
 from sketchbridge.services.provider_manager import ProviderManager
 
 
@@ -97,3 +99,23 @@ def resolve_on(
             for parameter in check.ignored
         ],
     )
+
+
+def adapter_native(
+    provider: ImageProvider, request: ProviderRequest, declared: dict[str, int | float]
+) -> dict[str, int | float]:
+    """The parameters as the adapter itself sends them, where it can say
+    (``native_parameters(request)``, e.g. a Replicate catalog model's input mapping): only
+    the declared parameters' names, not the prompts or sizes it also sends. Else ``declared``.
+    """
+    native = getattr(provider, "native_parameters", None)
+    if not callable(native):
+        return declared
+    ranges = provider.capabilities.parameters
+    names = {found.native_name for found in map(ranges.get, GENERIC_PARAMETERS) if found}
+    sent = native(request)
+    return {
+        name: value
+        for name, value in sent.items()
+        if name in names and isinstance(value, int | float) and not isinstance(value, bool)
+    }

@@ -39,7 +39,7 @@ from sketchbridge.providers.base import ImageProvider, ProgressUpdate, ProviderR
 from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
-from sketchbridge.services.parameter_checks import Resolved, resolve_on
+from sketchbridge.services.parameter_checks import Resolved, adapter_native, resolve_on
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
 from sketchbridge.services.provider_manager import ProviderManager, price_of
@@ -312,14 +312,17 @@ def _render(
             resolved = resolve_on(manager, provider.name, record.requested_params, seed=params.seed)
         except InvalidParamsError as refused:
             return refused.message
-        ran_with[provider.name] = resolved
-        return replace(
+        prepared = replace(
             base_request,
             seed=resolved.seed,
             steps=resolved.steps,
             strength=resolved.strength,
             guidance_scale=resolved.guidance_scale,
         )
+        ran_with[provider.name] = replace(
+            resolved, native=adapter_native(provider, prepared, resolved.native)
+        )
+        return prepared
 
     started = time.monotonic()
     try:
