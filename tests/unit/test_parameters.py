@@ -10,11 +10,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from sketchbridge.domain.errors import InvalidParamsError, ProviderUnavailableError
 from sketchbridge.domain.models import GenerationRequest, JobRecord, JobStatus
 from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
-from sketchbridge.providers.base import ImageProvider
+from sketchbridge.providers.base import ImageProvider, ProviderRequest
 from sketchbridge.providers.bedrock import BedrockConfig, BedrockProvider
 from sketchbridge.providers.local import LOCAL_CAPABILITIES, LocalProvider
 from sketchbridge.providers.openai_images import OpenAIConfig, OpenAIProvider
@@ -22,6 +23,7 @@ from sketchbridge.providers.registry import ProviderRegistry
 from sketchbridge.providers.replicate import ReplicateProvider
 from sketchbridge.services import subscriptions
 from sketchbridge.services.get_generation import get_generation
+from sketchbridge.services.parameter_checks import adapter_native
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.process_job import process_job
 from sketchbridge.services.submit_generation import submit_generation
@@ -321,3 +323,28 @@ def test_a_hop_whose_ranges_refuse_the_parameters_is_skipped_and_recorded() -> N
     messages = [json.loads(frame).get("message") for frame in frames]
     assert "narrow cannot take these parameters, trying last" in messages
     assert job.params_native == {"sampling_steps": 6} and job.params.steps == 6
+
+
+def test_the_native_values_recorded_are_the_ones_the_replicate_adapter_sends() -> None:
+    replicate = ReplicateProvider(lambda: None)
+    request = ProviderRequest(
+        sketch=Image.new("RGB", (64, 64)),
+        prompt="a sea turtle",
+        negative_prompt=None,
+        seed=5,
+        steps=28,
+        strength=0.75,
+        guidance_scale=7.5,
+        width=512,
+        height=512,
+    )
+
+    native = adapter_native(replicate, request, {})
+    job = submit_generation(
+        _request(provider="replicate", params={"steps": 28, "guidance_scale": 7.5, "seed": 5}),
+        user_id="ada",
+        deps=_real(),
+    )
+
+    assert native == {"num_inference_steps": 28, "guidance": 30.0, "seed": 5}
+    assert job.params_native == native
