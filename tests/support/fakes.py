@@ -146,6 +146,8 @@ class FakeJobStore:
                     "provider": source.provider,
                     "model": source.model,
                     "params": source.params,
+                    "params_native": source.params_native,
+                    "offline_fallback": source.offline_fallback,
                     "reproducible": source.reproducible,
                     "updated_at": updated_at,
                     "seq": record.seq + 1,

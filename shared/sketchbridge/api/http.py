@@ -112,6 +112,8 @@ def error_response(error: SketchbridgeError, *, status: int | None = None) -> Re
             retryable=error.retryable,
             budget=error.budget if isinstance(error, BudgetExceededError) else None,
             retry_after_s=retry_after_s,
+            # What an invalid_params refusal names: each parameter, provider and range.
+            details=error.details or None if isinstance(error, InvalidParamsError) else None,
         )
     )
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None

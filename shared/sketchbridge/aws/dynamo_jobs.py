@@ -154,6 +154,7 @@ class DynamoJobStore:
             job_id,
             update="SET #status = :succeeded, progress = :one, result_key = :key, "
             "provider = :provider, model = :model, params = :params, reproducible = :repro, "
+            "params_native = :native, offline_fallback = :offline, "
             "updated_at = :updated, seq = if_not_exists(seq, :zero) + :one",
             condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
             values={
@@ -165,6 +166,9 @@ class DynamoJobStore:
                 ":model": source.model,
                 ":params": source.params.model_dump(mode="json"),
                 ":repro": source.reproducible,
+                # The picture's parameters as its provider ran them, like params.
+                ":native": dict(source.params_native),
+                ":offline": source.offline_fallback,
                 ":updated": updated_at,
                 ":zero": 0,
                 ":one": 1,

@@ -57,6 +57,7 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.preprocessing.fit import (
     ProviderImageSpec,
@@ -90,6 +91,14 @@ BEDROCK_CAPABILITIES = ProviderCapabilities(
     # One call, no step control: a request for more steps cannot buy anything here.
     max_steps=1,
     progress="none",
+    # What request_body sends: control_strength (from strength, see the docstring) and the
+    # seed; the model takes no steps and no guidance (cfg) on Bedrock.
+    parameters=ParameterRanges(
+        strength=ParameterRange(
+            0.0, 1.0, 0.75, "control_strength", to_native=lambda s: control_strength_for(s)
+        ),
+        seed=ParameterRange(0, MAX_MODEL_SEED, 0, "seed", integer=True),
+    ),
 )
 
 

@@ -90,6 +90,7 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.parameters import ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
     DEFAULT_PROBE_TIMEOUT_S,
@@ -230,6 +231,8 @@ def capabilities_for(config: OpenAIConfig) -> ProviderCapabilities:
         # No steps parameter: one "step" is the whole picture.
         max_steps=1,
         progress="partial_images" if config.partial_images else "none",
+        # images.edit takes none of steps, strength, guidance or seed: all ignored.
+        parameters=ParameterRanges(),
     )
 
 

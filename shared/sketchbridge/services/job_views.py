@@ -46,6 +46,8 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         hops=record.hops,
         seq=record.seq,
         warnings=record.warnings,
+        params_native=record.params_native,
+        offline_fallback=record.offline_fallback,
     )
 
 

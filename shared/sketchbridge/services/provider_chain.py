@@ -24,6 +24,7 @@ from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
+    InvalidParamsError,
     InvalidRequestError,
     ProviderError,
     ProviderTimeoutError,
@@ -54,6 +55,8 @@ MIN_CALL_BUDGET_S = 1.0
 
 SKIPPED_OPEN = "circuit_open"
 SKIPPED_RATE = "rate_limited_locally"
+# The request's parameters are outside this provider's ranges (``request_for`` said why).
+SKIPPED_PARAMS = "parameters_out_of_range"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Hop:
 
     @property
     def called(self) -> bool:
-        return self.outcome not in (SKIPPED_OPEN, SKIPPED_RATE)
+        return self.outcome not in (SKIPPED_OPEN, SKIPPED_RATE, SKIPPED_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def run_chain(
     on_started: Callable[[str, str], None] | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    request_for: Callable[[ImageProvider], ProviderRequest | str] | None = None,
 ) -> ChainResult:
     """Try ``order`` until one provider succeeds; ``on_hop(hop, next_provider)`` per hop.
 
@@ -109,6 +113,10 @@ def run_chain(
 
     ``clock`` (Unix seconds) defaults to ``deps.clock``: breakers and latency windows are
     stamped on the calendar everything else reads.
+
+    ``request_for(provider)``, when given, is the request as that provider takes it (its own
+    defaults, its native values), or why it cannot take the job's parameters: that provider
+    is then skipped without a call (``SKIPPED_PARAMS``).
 
     Raises ``ChainFailedError`` carrying the error to record on the job.
     """
@@ -127,6 +135,14 @@ def run_chain(
         except ValueError:
             provider = deps.providers.resolve(name)
         following = names[index + 1] if index + 1 < len(names) else None
+        prepared = request_for(provider) if request_for is not None else request
+        if isinstance(prepared, str):
+            # Never called, so nothing counts against it; if no provider is left, this is why.
+            last_error = last_error or InvalidParamsError(prepared)
+            hop = Hop(name, SKIPPED_PARAMS, 0.0, prepared)
+            hops.append(hop)
+            on_hop(hop, following)
+            continue
         now = clock()
         decision = allows_call(breakers[name], now, deps.breakers.policy)
         probe_started_at: float | None = None
@@ -165,7 +181,7 @@ def run_chain(
                 result = _call_with_first_byte_deadline(
                     provider,
                     replace(
-                        request,
+                        prepared,
                         timeout_s=remaining,
                         resume_id=resume_id,
                         on_started=started_hook,
@@ -191,13 +207,20 @@ def run_chain(
                     # if the retry fails too: opening it now would forbid the very
                     # retry the provider asked for.
                     deps.latency.record(
-                        name, seconds=seconds, ok=False, steps=request.steps, now=clock()
+                        name, seconds=seconds, ok=False, steps=prepared.steps, now=clock()
                     )
                     on_hop(hop, name)
                     sleep(retry_after)
                     continue
                 _record(
-                    deps, name, error.code, seconds, request.steps, clock(), error, probe_started_at
+                    deps,
+                    name,
+                    error.code,
+                    seconds,
+                    prepared.steps,
+                    clock(),
+                    error,
+                    probe_started_at,
                 )
                 if not _may_fail_over(error, failover_on_policy):
                     raise ChainFailedError(error, hops) from error
@@ -209,7 +232,7 @@ def run_chain(
                 seconds = clock() - started
                 _count_call(deps, name, error.code, seconds)
                 _record(
-                    deps, name, error.code, seconds, request.steps, clock(), None, probe_started_at
+                    deps, name, error.code, seconds, prepared.steps, clock(), None, probe_started_at
                 )
                 last_error = error
                 hop = Hop(name, error.code, round(seconds, 3), error.message)
@@ -221,7 +244,7 @@ def run_chain(
             else:
                 seconds = clock() - started
                 _count_call(deps, name, "ok", seconds)
-                _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
+                _record(deps, name, "ok", seconds, prepared.steps, clock(), None, probe_started_at)
                 hops.append(Hop(name, "ok", round(seconds, 3), usage=result.usage))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
 
