@@ -153,6 +153,16 @@ ROUTES: tuple[ApiRoute, ...] = (
         path_parameters={"id": "The job id POST /generations answered."},
     ),
     ApiRoute(
+        "POST",
+        "/generations/{id}/cancel",
+        "SubmitFunction",
+        "Cancel a queued or running generation; a canceled one answers the same again",
+        responses={200: JobResponse},
+        # job_finished (409): it already succeeded or failed; the error says its status.
+        errors=("not_found", "job_finished"),
+        path_parameters={"id": "The job id POST /generations answered."},
+    ),
+    ApiRoute(
         "GET",
         "/providers",
         "QueryFunction",

@@ -18,6 +18,7 @@ from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     ContentPolicyError,
     InternalError,
+    JobCanceledError,
     ProviderError,
     SketchbridgeError,
 )
@@ -35,6 +36,7 @@ from sketchbridge.domain.redelivery import redelivery_delay_s
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
+from sketchbridge.services.cancel_job import CancelWatch, settle_canceled
 from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
@@ -54,6 +56,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ALREADY_DONE = "already_done"
+    CANCELED = "canceled"
     MISSING = "missing"
 
 
@@ -89,7 +92,8 @@ def process_job(
             return ProcessResult(job_id, Outcome.MISSING)
         if existing.status.is_final:
             # The delivery that ended it may have died before settling its reservation.
-            settle_job(deps, existing)
+            if not settle_canceled(job_id, deps):
+                settle_job(deps, existing)
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
@@ -99,8 +103,14 @@ def process_job(
     hops: list[HopInfo] = list(record.hops)
     # The ledger entries of this delivery's billed calls, failed ones included.
     billed: list[LedgerRecord] = []
+    # Its owner may cancel it while it runs (services/cancel_job.py).
+    watch = CancelWatch(job_id, deps.jobs)
     try:
-        finished = _render(record, deps, hops, billed)
+        finished = _render(record, deps, hops, billed, watch)
+    except JobCanceledError:
+        # Not a failure: no retry, no failover; the cancel already told the subscribers.
+        settle_canceled(job_id, deps, hops=hops, billed=billed)
+        return ProcessResult(job_id, Outcome.CANCELED)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
@@ -140,6 +150,9 @@ def process_job(
                 retry_in(delay)
         raise
 
+    if finished is None and settle_canceled(job_id, deps, hops=hops, billed=billed):
+        # Canceled while the picture was drawn: it is not written over the canceled job.
+        return ProcessResult(job_id, Outcome.CANCELED)
     if finished is not None:
         # The reservation becomes what the job cost (settling twice changes nothing).
         settle_job(deps, finished)
@@ -190,7 +203,11 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
 
 
 def _render(
-    record: JobRecord, deps: Dependencies, hops: list[HopInfo], billed: list[LedgerRecord]
+    record: JobRecord,
+    deps: Dependencies,
+    hops: list[HopInfo],
+    billed: list[LedgerRecord],
+    watch: CancelWatch,
 ) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
@@ -209,7 +226,9 @@ def _render(
         progress = round(update.step / update.total_steps, 4)
         seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
         if seq is None:
+            watch.stopped()  # canceled, perhaps: the adapter hears it from should_stop
             return  # the job no longer runs here: say nothing that contradicts its record
+        watch.confirmed()
         latest_seq, latest_progress = seq, progress
         _emit(
             deps,
@@ -292,6 +311,7 @@ def _render(
                 width=params.width,
                 height=params.height,
                 timeout_s=deps.provider_timeout_seconds,
+                should_stop=watch.should_stop,
             ),
             deps=deps,
             profiles=profiles,
@@ -572,8 +592,11 @@ def _fail(
     )
     if stored is not None:
         # Failed here: the reservation becomes what the failed calls were billed (usually
-        # nothing). None: the job had already ended elsewhere, which settled it.
+        # nothing). None: the job had already ended elsewhere, which settled it, or its owner
+        # canceled it while it ran, which leaves the settling to this delivery.
         settle_job(deps, stored)
+    elif settle_canceled(record.id, deps, hops=hops, billed=billed or ()):
+        return
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.
