@@ -177,6 +177,11 @@ def run_without_leader(follower_id: str, *, canceled_leader: JobRecord, deps: De
     follower = deps.jobs.get(follower_id)
     if follower is None or follower.status.is_final or follower.leader_job_id != canceled_leader.id:
         return
+    # Found by the sweep or submit, the canceled job may still hold the flight (the cancel
+    # died before handing it over): end it, and hand over the others who wait on it too.
+    for other_id in deps.cache.finish_flight(follower.fingerprint, canceled_leader.id):
+        if other_id != follower.id:
+            run_without_leader(other_id, canceled_leader=canceled_leader, deps=deps)
     now = deps.clock()
     # Its client saw the old leader's seqs: this job's frames go on above them.
     seq = max(follower.seq, canceled_leader.seq) + 1
