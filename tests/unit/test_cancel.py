@@ -445,3 +445,16 @@ def test_the_watch_reads_nothing_while_progress_writes_confirm_the_job_runs() ->
         watch.should_stop()
 
     assert jobs.reads == 0
+
+
+def test_a_provider_that_keeps_reporting_after_the_cancel_costs_one_read_not_one_per_report() -> (
+    None
+):
+    jobs = CountingJobs()
+    now = [0.0]
+    watch = CancelWatch("job-1", jobs, interval_s=2.0, monotonic=lambda: now[0])
+
+    for _ in range(20):  # every progress write fails: the job no longer runs here
+        watch.stopped()
+
+    assert jobs.reads == 1

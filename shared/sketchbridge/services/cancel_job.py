@@ -308,14 +308,20 @@ class CancelWatch:
         self._monotonic = monotonic
         self._confirmed_at = monotonic()
         self._canceled = False
+        self._stop_seen = False
 
     def confirmed(self) -> None:
         """A write that holds only while the job runs has just succeeded."""
         self._confirmed_at = self._monotonic()
 
     def stopped(self) -> None:
-        """A write that holds only while the job runs has just failed: is it canceled?"""
-        self._check()
+        """A write that holds only while the job runs has just failed: is it canceled?
+
+        Read once; a provider that keeps reporting after that (one that cannot stop) costs
+        no read per report."""
+        if not self._canceled and not self._stop_seen:
+            self._stop_seen = True
+            self._check()
 
     @property
     def canceled(self) -> bool:
@@ -340,10 +346,14 @@ def settle_canceled(
     *,
     hops: list[HopInfo] | None = None,
     billed: Iterable[LedgerRecord] = (),
+    current: JobRecord | None = None,
 ) -> bool:
     """After a processor stopped working on a job: if it was canceled, record what its calls
-    were billed on it and settle its reservation. False when the job is not canceled."""
-    current = deps.jobs.get(job_id)
+    were billed on it and settle its reservation. False when the job is not canceled.
+
+    ``current``: the job as just read, if the caller has it (one read fewer)."""
+    if current is None:
+        current = deps.jobs.get(job_id)
     if current is None or current.status is not JobStatus.CANCELED:
         return False
     stored = deps.jobs.note_canceled_cost(

@@ -35,7 +35,7 @@ def handle_dead_letter(job_id: str, *, deps: Dependencies) -> DeadLetterOutcome:
     if record.status.is_final:
         # Whoever ended it may have died before settling; a canceled job is settled with
         # what its calls were billed, from the ledger.
-        if not settle_canceled(job_id, deps):
+        if not settle_canceled(job_id, deps, current=record):
             settle_job(deps, record)
         return DeadLetterOutcome.ALREADY_DONE
     now = deps.clock()

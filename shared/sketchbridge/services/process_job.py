@@ -92,7 +92,7 @@ def process_job(
             return ProcessResult(job_id, Outcome.MISSING)
         if existing.status.is_final:
             # The delivery that ended it may have died before settling its reservation.
-            if not settle_canceled(job_id, deps):
+            if not settle_canceled(job_id, deps, current=existing):
                 settle_job(deps, existing)
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
@@ -251,6 +251,8 @@ def _render(
         seq = deps.jobs.record_progress(
             record.id, latest_progress, updated_at=deps.clock().isoformat()
         )
+        if seq is None:
+            watch.stopped()
         if seq is not None:
             latest_seq = seq
             _emit(deps, record, "status", seq=seq, message=hop_message(hop, next_provider))
