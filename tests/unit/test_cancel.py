@@ -458,3 +458,22 @@ def test_a_provider_that_keeps_reporting_after_the_cancel_costs_one_read_not_one
         watch.stopped()
 
     assert jobs.reads == 1
+
+
+def test_a_submit_that_joins_a_job_canceled_meanwhile_runs_on_its_own() -> None:
+    deps = fake_dependencies()
+    leader = _submit(deps, provider="local")
+    # Canceled between the new submit's joining its flight and reading it back.
+    deps.jobs.cancel(
+        leader,
+        ErrorInfo(code="canceled", message="x"),
+        expected=JobStatus.QUEUED,
+        updated_at=deps.clock().isoformat(),
+    )
+
+    joined = _submit(deps, provider="local", user="grace")
+
+    record = _job(deps, joined)
+    assert record.status is JobStatus.QUEUED and record.leader_job_id is None
+    assert [m.job_id for m in deps.queue.messages][-1] == joined  # type: ignore[attr-defined]
+    assert process_job(joined, receive_count=1, deps=deps).outcome is Outcome.SUCCEEDED
