@@ -1,9 +1,11 @@
 """Cancel as a user sees it, end to end: the local stack with the provider stand-ins.
 
-A job on Bedrock, whose stand-in is scripted to take a few seconds over its one InvokeModel,
-is canceled while it runs: the subscriber's last frame is ``canceled``, the job stays
-canceled, and once the processor has stopped, the job's cost is what the stand-in billed
-(Bedrock bills the image it delivered; nothing can stop InvokeModel midway).
+A job scripted to run slowly on the Replicate stand-in, canceled, ends canceled and the
+stand-in's log shows the prediction's cancel. A job on Bedrock, whose stand-in is scripted
+to take a few seconds over its one InvokeModel, is canceled while it runs: the subscriber's
+last frame is ``canceled``, the job stays canceled, and once the processor has stopped, the
+job's cost is what the stand-in billed (Bedrock bills the image it delivered; nothing can
+stop InvokeModel midway).
 """
 
 from __future__ import annotations
@@ -155,3 +157,56 @@ def test_a_finished_job_cannot_be_canceled(stack: StackProcess) -> None:
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "job_finished"
     assert response.json()["error"]["status"] == "succeeded"
+
+
+def _replicate_requests(stack: StackProcess) -> list[dict[str, Any]]:
+    received: list[dict[str, Any]] = httpx.get(
+        f"{_standin(stack, 'replicate')}/_control/requests", timeout=10
+    ).json()
+    return received
+
+
+def test_a_job_running_slowly_on_replicate_canceled_ends_canceled_and_replicate_hears_it(
+    stack: StackProcess,
+) -> None:
+    # A slow model: each of its steps takes a second, the adapter polls it meanwhile.
+    _control(stack, "replicate", "script", [{"outcome": "slow", "s_per_step": 1.0}])
+    with connect(f"{stack.ws_url}?token={stack.dev_token}", open_timeout=10) as socket:
+        job_id = _submit(stack, "replicate")
+        socket.send(json.dumps({"action": "subscribe", "id": job_id}))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r["method"] == "POST" and r["path"].endswith("/predictions")
+            for r in _replicate_requests(stack)
+        ):
+            time.sleep(0.05)
+
+        response = _cancel(stack, job_id)
+
+        assert response.status_code == 200, response.text
+        frames = [_next_frame(socket)]
+        while frames[-1]["type"] not in ("result", "error", "canceled"):
+            frames.append(_next_frame(socket))
+    assert (frames[-1]["type"], frames[-1]["status"]) == ("canceled", "canceled")
+
+    # The adapter hears of the cancel and calls the prediction's cancel URL.
+    deadline = time.monotonic() + 15
+    canceled: list[dict[str, Any]] = []
+    while not canceled and time.monotonic() < deadline:
+        time.sleep(0.2)
+        canceled = [
+            r
+            for r in _replicate_requests(stack)
+            if r["method"] == "POST" and r["path"].endswith("/cancel")
+        ]
+    assert len(canceled) == 1
+    # What the canceled prediction billed (the seconds it ran) ends up on the job.
+    deadline = time.monotonic() + 15
+    job = _job(stack, job_id)
+    while job["cost_usd"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = _job(stack, job_id)
+    assert job["status"] == "canceled" and job["result"] is None
+    billed = httpx.get(f"{_standin(stack, 'replicate')}/_control/billing", timeout=10).json()
+    assert [call.get("status") for call in billed["calls"]] == ["canceled"]
+    assert job["cost_usd"] == pytest.approx(billed["total_usd"], abs=1e-6)
