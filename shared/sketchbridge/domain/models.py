@@ -248,6 +248,8 @@ class ErrorInfo(_Strict):
     budget: BudgetLimitInfo | None = None
     # rate_limited by a quota: the seconds the Retry-After header says too.
     retry_after_s: int | None = None
+    # job_finished: the status the job ended with (a cancel that came too late).
+    status: JobStatus | None = None
 
 
 class WarningInfo(_Strict):
@@ -390,7 +392,8 @@ class JobMessage(_Strict):
     job_id: str
 
 
-EventType = Literal["status", "progress", "result", "error"]
+# "canceled": the last frame of a job its owner canceled (``status`` "canceled").
+EventType = Literal["status", "progress", "result", "error", "canceled"]
 
 
 class JobEventMessage(BaseModel):

@@ -8,6 +8,7 @@ step), strength and size like a real provider.
 from __future__ import annotations
 
 from sketchbridge.domain.billing import ProviderUsage
+from sketchbridge.domain.errors import JobCanceledError
 from sketchbridge.domain.models import MAX_SEED
 from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
@@ -56,6 +57,9 @@ class LocalProvider:
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         def report_step(step: int, total: int) -> None:
             on_progress(ProgressUpdate(step=step, total_steps=total))
+            # Between steps is where a canceled job stops; it runs here, so nothing is billed.
+            if step < total and request.should_stop is not None and request.should_stop():
+                raise JobCanceledError(f"Canceled after step {step} of {total}.")
 
         image = render_sketch(
             request.sketch,

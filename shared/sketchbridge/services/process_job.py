@@ -19,6 +19,7 @@ from sketchbridge.domain.errors import (
     ContentPolicyError,
     InternalError,
     InvalidParamsError,
+    JobCanceledError,
     ProviderError,
     SketchbridgeError,
 )
@@ -36,6 +37,7 @@ from sketchbridge.domain.redelivery import redelivery_delay_s
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ImageProvider, ProgressUpdate, ProviderRequest
+from sketchbridge.services.cancel_job import CancelWatch, settle_canceled
 from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
@@ -56,6 +58,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ALREADY_DONE = "already_done"
+    CANCELED = "canceled"
     MISSING = "missing"
 
 
@@ -99,7 +102,8 @@ def process_job(
             return ProcessResult(job_id, Outcome.MISSING)
         if existing.status.is_final:
             # The delivery that ended it may have died before settling its reservation.
-            settle_job(deps, existing)
+            if not settle_canceled(job_id, deps, current=existing):
+                settle_job(deps, existing)
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
@@ -110,8 +114,14 @@ def process_job(
     # The ledger entries of this delivery's billed calls, failed ones included.
     billed: list[LedgerRecord] = []
     shown = _ProgressShown(record.progress)
+    # Its owner may cancel it while it runs (services/cancel_job.py).
+    watch = CancelWatch(job_id, deps.jobs)
     try:
-        finished = _render(record, deps, hops, billed, shown)
+        finished = _render(record, deps, hops, billed, shown, watch)
+    except JobCanceledError:
+        # Not a failure: no retry, no failover; the cancel already told the subscribers.
+        settle_canceled(job_id, deps, hops=hops, billed=billed)
+        return ProcessResult(job_id, Outcome.CANCELED)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
@@ -153,6 +163,9 @@ def process_job(
                 retry_in(delay)
         raise
 
+    if finished is None and settle_canceled(job_id, deps, hops=hops, billed=billed):
+        # Canceled while the picture was drawn: it is not written over the canceled job.
+        return ProcessResult(job_id, Outcome.CANCELED)
     if finished is not None:
         # The reservation becomes what the job cost (settling twice changes nothing).
         settle_job(deps, finished)
@@ -208,6 +221,7 @@ def _render(
     hops: list[HopInfo],
     billed: list[LedgerRecord],
     shown: _ProgressShown,
+    watch: CancelWatch,
 ) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
@@ -229,7 +243,9 @@ def _render(
         progress = round(max(shown.value, hop_base + (1.0 - hop_base) * fraction), 4)
         seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
         if seq is None:
+            watch.stopped()  # canceled, perhaps: the adapter hears it from should_stop
             return  # the job no longer runs here: say nothing that contradicts its record
+        watch.confirmed()
         latest_seq, shown.value = seq, progress
         _emit(
             deps,
@@ -251,6 +267,8 @@ def _render(
         hop_base = shown.value
         deps.metrics.add(metrics.PROVIDER_FAILED_OVER, 1, {"Provider": hop.provider})
         seq = deps.jobs.record_progress(record.id, shown.value, updated_at=deps.clock().isoformat())
+        if seq is None:
+            watch.stopped()
         if seq is not None:
             latest_seq = seq
             _emit(
@@ -339,6 +357,7 @@ def _render(
             width=params.width,
             height=params.height,
             timeout_s=deps.provider_timeout_seconds,
+            should_stop=watch.should_stop,
         )
         chain = run_chain(
             order,
@@ -659,8 +678,11 @@ def _fail(
     )
     if stored is not None:
         # Failed here: the reservation becomes what the failed calls were billed (usually
-        # nothing). None: the job had already ended elsewhere, which settled it.
+        # nothing). None: the job had already ended elsewhere, which settled it, or its owner
+        # canceled it while it ran, which leaves the settling to this delivery.
         settle_job(deps, stored)
+    elif settle_canceled(record.id, deps, hops=hops, billed=billed or ()):
+        return
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.

@@ -26,6 +26,7 @@ from sketchbridge.domain.errors import (
     ContentPolicyError,
     InvalidParamsError,
     InvalidRequestError,
+    JobCanceledError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -163,6 +164,9 @@ def run_chain(
             continue
 
         for attempt in (1, 2):
+            if request.should_stop is not None and request.should_stop():
+                # Canceled between calls: no next provider, no retry.
+                raise ChainFailedError(JobCanceledError("The job was canceled."), hops)
             remaining = deadline - clock()
             if remaining < MIN_CALL_BUDGET_S:
                 error = last_error or ProviderTimeoutError(
@@ -226,6 +230,13 @@ def run_chain(
                     raise ChainFailedError(error, hops) from error
                 on_hop(hop, following)
                 break
+            except JobCanceledError as error:
+                # Its owner canceled the job: not the provider's fault (no breaker, no
+                # failure counted) and nothing another provider could help with. What the
+                # provider billed for the work before the stop goes to the ledger.
+                seconds = clock() - started
+                hops.append(Hop(name, error.code, round(seconds, 3), error.message, error.usage))
+                raise ChainFailedError(error, hops) from error
             except InvalidRequestError as error:
                 # The request cannot be drawn as asked (e.g. out of this provider's
                 # ranges): not the provider's fault, and another provider may take it.

@@ -45,6 +45,7 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.cancel_job import run_without_leader
 from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
@@ -410,6 +411,9 @@ def _launch(
                         model=ended.model or "",
                         deps=deps,
                     )
+            elif ended is not None and ended.status is JobStatus.CANCELED:
+                # Canceled as we joined: the work is this job's own (services/cancel_job.py).
+                run_without_leader(follower.id, canceled_leader=ended, deps=deps)
             elif ended is not None and ended.status.is_final and ended.error is not None:
                 deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)
