@@ -25,6 +25,8 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     ├── UnauthorizedError              unauthorized: no or bad token (401)
     ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
+    ├── NotRefinableError              not_refinable: no picture to refine (409)
+    ├── JobInProgressError             job_in_progress: deleting a job still queued or running (409)
     ├── ProviderError                  a provider refused or failed
     │   ├── ContentPolicyError         content_policy: final, no failover
     │   ├── RateLimitedError           rate_limited: retry after a pause, or fail over
@@ -202,6 +204,21 @@ class NotFoundError(SketchbridgeError):
     code = "not_found"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Check the generation id; you can only see your own generations.",
+    )
+
+
+class NotRefinableError(SketchbridgeError):
+    code = "not_refinable"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        'Refine a generation that succeeded, or send "from": "sketch" to start from its sketch.',
+    )
+
+
+class JobInProgressError(SketchbridgeError):
+    code = "job_in_progress"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Wait for the generation to end (or cancel it), then delete it.",
     )
 
 

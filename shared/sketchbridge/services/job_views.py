@@ -46,6 +46,9 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         hops=record.hops,
         seq=record.seq,
         warnings=record.warnings,
+        parent_id=record.parent_id,
+        root_id=record.root_id or record.id,
+        depth=record.depth,
     )
 
 
