@@ -276,8 +276,14 @@ class JobResponse(_Strict):
     # Lineage (POST /generations/{id}/refine): the job refined, the first of the chain (its
     # own id for an original) and how many refinements from it (0 for an original).
     parent_id: str | None = None
-    root_id: str
+    root_id: str = Field(default="", validate_default=True)
     depth: int = 0
+
+    @field_validator("root_id")
+    @classmethod
+    def _root_is_itself_by_default(cls, root_id: str, info: ValidationInfo) -> str:
+        # An answer from before lineage existed names no root: the job is its own.
+        return root_id or str(info.data.get("id", ""))
 
 
 class JobRecord(BaseModel):
