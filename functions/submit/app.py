@@ -54,9 +54,12 @@ def post_generation() -> Any:
 
 @app.post("/generations/<job_id>/refine")
 def post_refine(job_id: str) -> Any:
+    job_id = path_id(job_id)
+    # Every field is optional: no body at all refines the picture as it was asked for.
+    change = parse_body(app, RefineRequest) if app.current_event.body else RefineRequest()
     job = refine_generation(
-        path_id(job_id),
-        parse_body(app, RefineRequest),
+        job_id,
+        change,
         user_id=user_id(app),
         deps=dependencies(),
         idempotency_key=idempotency_key(app),

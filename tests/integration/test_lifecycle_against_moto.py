@@ -330,3 +330,33 @@ def test_refining_an_unknown_or_malformed_id_or_with_a_bad_body_is_a_4xx(
             ),
         )
         assert 400 <= response["statusCode"] < 500, (job_id, body, response["body"])
+
+
+def test_a_refine_without_a_body_refines_the_picture_as_it_was_asked_for(
+    handlers: SimpleNamespace, aws: EmulatedAws
+) -> None:
+    ada = _user()
+    parent_id = _body(call(handlers.submit, post_generation_event(ada)))["id"]
+    _run_queued(handlers, aws, parent_id)
+
+    refined = call(
+        handlers.submit,
+        http_event(
+            "POST", f"/generations/{parent_id}/refine", user=ada, path_parameters={"id": parent_id}
+        ),
+    )
+
+    assert refined["statusCode"] == 202, refined["body"]
+    child = _body(refined)
+    assert (
+        child["parent_id"] == parent_id
+        and child["prompt"]
+        == _body(
+            call(
+                handlers.query,
+                http_event(
+                    "GET", f"/generations/{parent_id}", user=ada, path_parameters={"id": parent_id}
+                ),
+            )
+        )["prompt"]
+    )

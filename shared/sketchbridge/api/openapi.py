@@ -124,7 +124,9 @@ _PERIOD = QueryParameter("period", "day or month", {"type": "string", "enum": ["
 
 _HISTORY_QUERY = (
     QueryParameter(
-        "limit", "Jobs per page, 1 to 100 (default 20)", {"type": "integer", "minimum": 1}
+        "limit",
+        "Jobs per page, 1 to 100 (default 20)",
+        {"type": "integer", "minimum": 1, "maximum": 100},
     ),
     QueryParameter(
         "cursor", "next_cursor of the previous page, exactly as it came", {"type": "string"}
