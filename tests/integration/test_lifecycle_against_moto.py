@@ -161,6 +161,8 @@ def test_preferences_round_trip_by_sub(aws: EmulatedAws) -> None:
         user_id=ada,
         provider="local",
         max_cost_usd=0.04,
+        # Far below what a DynamoDB number holds (1E-130), yet a valid limit to send.
+        max_eta_s=5e-324,
         params={"strength": 0.35, "steps": 12},
         preprocessing={"palette_hint": True},
         updated_at="2026-12-03T10:00:00+00:00",
@@ -360,3 +362,16 @@ def test_a_refine_without_a_body_refines_the_picture_as_it_was_asked_for(
             )
         )["prompt"]
     )
+
+
+def test_limits_beyond_what_a_dynamodb_number_holds_are_saved_as_sent(
+    handlers: SimpleNamespace,
+) -> None:
+    ada = _user()
+    body = {"max_eta_s": 5e-324, "max_cost_usd": 1e300}
+
+    saved = call(handlers.submit, http_event("PUT", "/preferences", user=ada, body=body))
+
+    assert saved["statusCode"] == 200, saved["body"]
+    shown = _body(call(handlers.query, http_event("GET", "/preferences", user=ada)))
+    assert (shown["max_eta_s"], shown["max_cost_usd"]) == (5e-324, 1e300)

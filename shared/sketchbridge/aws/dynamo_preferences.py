@@ -1,4 +1,9 @@
-"""Each user's preferences in the preferences table, one item per ``sub`` (``user_id``)."""
+"""Each user's preferences in the preferences table, one item per ``sub`` (``user_id``).
+
+The preferences travel as one JSON string (``preferences``): a DynamoDB number holds
+1E-130 to 9.99E+125 only, and a limit a user may send (``max_eta_s`` of 5e-324, say) is a
+valid JSON number all the same; it must come back exactly as saved, never as a 500.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sketchbridge.aws.dynamo_codec import from_item, to_item
 from sketchbridge.domain.errors import InternalError
 from sketchbridge.domain.models import PreferencesRecord
 
@@ -21,10 +25,20 @@ class DynamoPreferenceStore:
             "get_item", TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return PreferencesRecord.model_validate(from_item(item)) if item else None
+        if not item:
+            return None
+        return PreferencesRecord.model_validate_json(item["preferences"]["S"])
 
     def put(self, record: PreferencesRecord) -> None:
-        self._call("put_item", TableName=self._table, Item=to_item(record.model_dump(mode="json")))
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item={
+                "user_id": {"S": record.user_id},
+                "updated_at": {"S": record.updated_at},
+                "preferences": {"S": record.model_dump_json()},
+            },
+        )
 
     def delete(self, user_id: str) -> None:
         self._call("delete_item", TableName=self._table, Key={"user_id": {"S": user_id}})
