@@ -10,9 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sketchbridge.api.http import create_resolver, json_response, parse_body, path_id, user_id
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import EstimateRequest
-from sketchbridge.services.estimates import estimate
 from sketchbridge.services.get_generation import get_generation
-from sketchbridge.services.list_providers import list_providers
 from sketchbridge.services.usage import caller_usage
 
 logger = Logger()
@@ -26,12 +24,19 @@ def get_one_generation(job_id: str) -> Any:
 
 @app.get("/providers")
 def get_providers() -> Any:
+    # Imported by the routes that use them: an estimate decodes the sketch (Pillow, numpy)
+    # and the provider list builds the adapters; GET /generations/{id}, the poll that most
+    # of this function's cold starts serve, needs neither (docs/performance.md).
+    from sketchbridge.services.list_providers import list_providers
+
     return json_response(list_providers(dependencies()))
 
 
 @app.post("/estimates")
 def post_estimates() -> Any:
     # A quote stores nothing and calls no provider: a POST only because it carries a body.
+    from sketchbridge.services.estimates import estimate
+
     return json_response(estimate(parse_body(app, EstimateRequest), deps=dependencies()))
 
 

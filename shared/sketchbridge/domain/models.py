@@ -60,7 +60,7 @@ class JobStatus(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class GenerationParams(_Strict):
@@ -273,7 +273,7 @@ class JobResponse(_Strict):
 class JobRecord(BaseModel):
     """A job as stored in the jobs table."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     user_id: str
@@ -321,7 +321,7 @@ class JobRecord(BaseModel):
 class CacheRecord(BaseModel):
     """A finished result kept under its fingerprint, so the same request never pays twice."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     fingerprint: str
     result_key: str
@@ -341,7 +341,7 @@ class CacheRecord(BaseModel):
 class IdempotencyRecord(BaseModel):
     """What a submit with an ``Idempotency-Key`` created, so a retry gets the same answer."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     request_hash: str
     # The first is the job the answer shows; all of them for variations (``group_job_ids``).
@@ -363,7 +363,7 @@ EventType = Literal["status", "progress", "result", "error"]
 class JobEventMessage(BaseModel):
     """One WebSocket frame about a job. Carries URLs, never image bytes (frames cap at 32 KB)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: EventType
     job_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sketchbridge.domain.budgets import BudgetDefaults, BudgetScope, Limit, Period, Quota
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
@@ -25,8 +25,12 @@ from sketchbridge.domain.models import (
     JobStatus,
 )
 from sketchbridge.domain.rate_limit import TokenBucket
-from sketchbridge.preprocessing.text import TextDetector
-from sketchbridge.providers.registry import ProviderRegistry
+
+if TYPE_CHECKING:
+    # Types only: importing them would load numpy and Pillow into every function, the
+    # query and WebSocket handlers too (the cold start, docs/performance.md).
+    from sketchbridge.preprocessing.text import TextDetector
+    from sketchbridge.providers.registry import ProviderRegistry
 
 
 class JobStore(Protocol):
