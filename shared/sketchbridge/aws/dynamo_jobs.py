@@ -55,15 +55,20 @@ class DynamoJobStore:
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+    def record_progress(
+        self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+    ) -> int | None:
         attributes = self._update_if(
             job_id,
-            update="SET progress = :progress, updated_at = :updated, seq = seq + :one",
+            # Operands are the old values: frame_seq is this frame's, seq the block's top.
+            update="SET progress = :progress, updated_at = :updated, seq = seq + :frames, "
+            "frame_seq = seq + :one",
             condition="#status = :running",
             values={
                 ":progress": progress,
                 ":updated": updated_at,
                 ":running": JobStatus.RUNNING.value,
+                ":frames": frames,
                 ":one": 1,
             },
         )

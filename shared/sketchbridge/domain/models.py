@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+
+from sketchbridge.domain import clock
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
@@ -299,6 +301,10 @@ class JobRecord(BaseModel):
     lease_expires_at: int | None = None
     # Bumped by every state write; frames carry it so clients can drop stale ones.
     seq: int = 0
+    # While it runs: the seq of the last progress frame written. A progress write reserves
+    # ``seq`` numbers for the frames until the next one (services/progress_relay.py), so
+    # a late subscriber is told this one and still applies the frames that follow.
+    frame_seq: int | None = None
     cache_mode: Literal["use", "refresh", "bypass"] = "use"
     # Served from the cache; no provider call was made for this job.
     cached: bool = False
@@ -316,6 +322,13 @@ class JobRecord(BaseModel):
     cost_usd: float | None = None
     duration_s: float | None = None
     warnings: list[WarningInfo] = Field(default_factory=list)
+
+    @property
+    def visible_seq(self) -> int:
+        """The seq a reader is shown: the last frame sent while it runs, else ``seq``."""
+        if self.status is JobStatus.RUNNING and self.frame_seq is not None:
+            return min(self.frame_seq, self.seq)
+        return self.seq
 
 
 class CacheRecord(BaseModel):
@@ -360,6 +373,12 @@ class JobMessage(_Strict):
 EventType = Literal["status", "progress", "result", "error"]
 
 
+def frame_time(moment: datetime) -> str:
+    """``2026-12-03T12:00:00.123Z``: a frame's ``at``, UTC to the millisecond."""
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 class JobEventMessage(BaseModel):
     """One WebSocket frame about a job. Carries URLs, never image bytes (frames cap at 32 KB)."""
 
@@ -384,6 +403,9 @@ class JobEventMessage(BaseModel):
     retry_in_s: int | None = None
     # The job's warnings (a soft budget limit crossed), on every frame of a job that has any.
     warnings: list[WarningInfo] | None = None
+    # When the server emitted it (ISO 8601 UTC, milliseconds): a client can measure its lag
+    # and show "updated 2 s ago" (issue 13).
+    at: str = Field(default_factory=lambda: frame_time(clock.utc_now()))
 
 
 class UploadRequest(_Strict):

@@ -42,8 +42,14 @@ class JobStore(Protocol):
         """Mark a queued (or lease-expired running) job as running; None if another holds it."""
         ...
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
-        """Store progress while the job runs; the new seq, or None if it no longer runs."""
+    def record_progress(
+        self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+    ) -> int | None:
+        """Store progress while the job runs; the new seq, or None if it no longer runs.
+
+        ``frames``: how many frames this write stands for (seq grows by that much), when
+        the processor numbered frames in memory between writes (services/progress_relay).
+        """
         ...
 
     def complete(self, record: JobRecord) -> bool:

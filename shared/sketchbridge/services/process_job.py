@@ -39,6 +39,7 @@ from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.progress_relay import ProgressRelay
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
 from sketchbridge.services.provider_manager import ProviderManager, price_of
 from sketchbridge.services.reservations import settle_job
@@ -203,14 +204,18 @@ def _render(
     params = record.params
     latest_seq = record.seq
     latest_progress = record.progress
+    # Frames numbered in memory, progress written about once a second (progress_relay.py).
+    relay = ProgressRelay(
+        deps.jobs, record.id, seq=record.seq, updated_at=lambda: deps.clock().isoformat()
+    )
 
     def on_progress(update: ProgressUpdate) -> None:
         nonlocal latest_seq, latest_progress
         progress = round(update.step / update.total_steps, 4)
-        seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
+        seq = relay.next_frame(progress, expected=update.total_steps - update.step)
         if seq is None:
             return  # the job no longer runs here: say nothing that contradicts its record
-        latest_seq, latest_progress = seq, progress
+        latest_seq, latest_progress = relay.stored_seq, progress
         _emit(
             deps,
             record,
@@ -229,11 +234,9 @@ def _render(
         if next_provider is None:
             return
         deps.metrics.add(metrics.PROVIDER_FAILED_OVER, 1, {"Provider": hop.provider})
-        seq = deps.jobs.record_progress(
-            record.id, latest_progress, updated_at=deps.clock().isoformat()
-        )
+        seq = relay.next_frame(latest_progress, write=True)
         if seq is not None:
-            latest_seq = seq
+            latest_seq = relay.stored_seq
             _emit(deps, record, "status", seq=seq, message=hop_message(hop, next_provider))
 
     result_key = result_key_of(record)
