@@ -72,10 +72,19 @@ class AwsSideCounter:
         recorder.start_recording()
         self._count_management_api()
 
+    def stop(self) -> None:
+        """Recording off and the gateway as it was: later benchmarks in this process."""
+        from moto.moto_api import recorder
+
+        from local.gateway import Gateway
+
+        recorder.stop_recording()
+        Gateway._manage_connection = self._real_manage  # type: ignore[method-assign]
+
     def _count_management_api(self) -> None:
         from local.gateway import Gateway
 
-        real = Gateway._manage_connection
+        real = self._real_manage = Gateway._manage_connection
         counter = self
 
         async def counted(self: Gateway, request: Any) -> Any:
@@ -178,27 +187,31 @@ def _run(*, steps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         counter = AwsSideCounter(Path(scratch) / "moto_recording")
         counter.start()
-        with LocalStack(port=0, aws_port=0) as stack:
-            client = httpx.Client(
-                headers={"authorization": f"Bearer {stack.dev_token}"}, timeout=60
+        try:
+            return _count(counter, steps)
+        finally:
+            counter.stop()
+
+
+def _count(counter: AwsSideCounter, steps: int) -> dict[str, Any]:
+    with LocalStack(port=0, aws_port=0) as stack:
+        client = httpx.Client(headers={"authorization": f"Bearer {stack.dev_token}"}, timeout=60)
+        _follow(stack, client, body("warm-up", 1))
+        _settled(counter)
+        watched_request = body(f"a lighthouse {uuid.uuid4().hex[:8]}", steps)
+        with counter.window() as watched:
+            followed = _follow(stack, client, watched_request)
+        _settled(counter)
+        with counter.window() as hit:
+            response = client.post(f"{stack.api_url}/generations", json=watched_request)
+            assert response.status_code == 200, response.text
+        with counter.window() as unwatched:
+            response = client.post(
+                f"{stack.api_url}/generations",
+                json=body(f"a lighthouse {uuid.uuid4().hex[:8]}", steps),
             )
-            _follow(stack, client, body("warm-up", 1))
+            _wait_until_final(client, stack, response.json()["id"])
             _settled(counter)
-            watched_request = body(f"a lighthouse {uuid.uuid4().hex[:8]}", steps)
-            with counter.window() as watched:
-                followed = _follow(stack, client, watched_request)
-            _settled(counter)
-            with counter.window() as hit:
-                response = client.post(f"{stack.api_url}/generations", json=watched_request)
-                assert response.status_code == 200, response.text
-            with counter.window() as unwatched:
-                response = client.post(
-                    f"{stack.api_url}/generations",
-                    json=body(f"a lighthouse {uuid.uuid4().hex[:8]}", steps),
-                )
-                _wait_until_final(client, stack, response.json()["id"])
-                _settled(counter)
-            # The poll above is ours, not the job's: take its GetItem calls back out.
     progress_frames = [frame for frame in followed["frames"] if frame.get("type") == "progress"]
     return {
         "steps": steps,
