@@ -6,7 +6,8 @@ the CPU goes.
 The stack runs in this process (gateway, handlers, the SQS poller and moto). Submits are
 sent open loop at ``--rate`` per second for ``--seconds`` (local renderer named
 explicitly, 1 step, 512x512 sketch to 512x512, ``"cache": "bypass"``), from a few client
-threads; then the run waits for the queue to drain. Every job is then read back: its
+threads; then the run waits (up to 10 min) for the queue to drain; a job still not final then
+counts as stuck. Every job is then read back: its
 ``created_at`` → ``updated_at`` on success is its submit → result time.
 
 CPU split: every 5 ms a sampler thread reads each other thread's CPU clock and files the
@@ -151,7 +152,7 @@ def _run(*, rate: float, seconds: float) -> dict[str, Any]:
                     time.sleep(delay)
                 pool.submit(submit)
         submitted_s = time.monotonic() - started
-        records = _wait_final(client, stack.api_url, list(job_ids), deadline_s=120)
+        records = _wait_final(client, stack.api_url, list(job_ids), deadline_s=600)
         drained_s = time.monotonic() - started
         sampler.stop()
     succeeded = [r for r in records.values() if r["status"] == "succeeded"]
