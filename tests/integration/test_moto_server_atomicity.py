@@ -166,9 +166,7 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(providers_table: str) 
 
     assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
     stored = {
-        name: dynamodb.get_item(TableName=providers_table, Key=key, ConsistentRead=True).get(
-            "Item"
-        )
+        name: dynamodb.get_item(TableName=providers_table, Key=key, ConsistentRead=True).get("Item")
         for name, key in (("kept", kept), ("changed", changed), ("created", created))
     }
     assert stored["kept"] is not None and stored["kept"]["n"] == {"N": "1"}
