@@ -103,7 +103,7 @@ def perf_figures() -> dict[str, Any]:
         "-",
         None,
     )
-    orchestration = flow["cpu_share_of_the_jobs"].get("orchestration", 0.0)
+    orchestration = flow["our_share_of_the_jobs"]
     _line(
         "  our orchestration's share of the jobs' CPU",
         orchestration,
