@@ -93,3 +93,8 @@ def test_no_provider_sdk_is_loaded_before_a_provider_is_called(function: str) ->
 def test_the_processor_decodes_sketches_without_loading_numpy() -> None:
     # The local renderer loads it when it runs; an AI provider's job never does.
     assert "numpy" not in loaded_by("processor")["wired"]
+
+
+def test_the_websocket_events_never_load_the_http_routing() -> None:
+    # Only POST /ws-tickets needs it; $connect, subscribe and $disconnect are most calls.
+    assert "aws_lambda_powertools.event_handler" not in loaded_by("websocket")["wired"]
