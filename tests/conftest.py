@@ -53,3 +53,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     wall = os.environ.get(WALL_CLOCK_VARIABLE)
     moved = f"; wall clock moved to {wall} (time-machine, ticking)" if wall else ""
     return f"sketchbridge clock pinned to {PINNED_NOW.isoformat()}, ticking{moved}"
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_drafts() -> None:
+    """Each test preprocesses its own sketches: none inherits another's remembered draft
+    (services/draft_memo.py keeps them per process, as a Lambda container does)."""
+    import sys
+
+    submit = sys.modules.get("sketchbridge.services.submit_generation")
+    if submit is not None:
+        submit.DRAFTS.clear()

@@ -11,12 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sketchbridge.api.http import create_resolver, json_response, parse_body, path_id, user_id
 from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import EstimateRequest
-from sketchbridge.services.estimates import estimate
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.history import list_generations
-from sketchbridge.services.list_providers import list_providers
 from sketchbridge.services.preferences import get_preferences
-from sketchbridge.services.refine import lineage_of
 from sketchbridge.services.usage import caller_usage
 
 logger = Logger()
@@ -40,6 +37,9 @@ def get_generations() -> Any:
 
 @app.get("/generations/<job_id>/lineage")
 def get_lineage(job_id: str) -> Any:
+    # Lazy like the routes below: refine's module brings the submit path (Pillow, numpy).
+    from sketchbridge.services.refine import lineage_of
+
     return json_response(lineage_of(path_id(job_id), user_id=user_id(app), deps=dependencies()))
 
 
@@ -50,12 +50,19 @@ def get_user_preferences() -> Any:
 
 @app.get("/providers")
 def get_providers() -> Any:
+    # Imported by the routes that use them: an estimate decodes the sketch (Pillow, numpy)
+    # and the provider list builds the adapters; GET /generations/{id}, the poll that most
+    # of this function's cold starts serve, needs neither (docs/performance.md).
+    from sketchbridge.services.list_providers import list_providers
+
     return json_response(list_providers(dependencies()))
 
 
 @app.post("/estimates")
 def post_estimates() -> Any:
     # A quote stores nothing and calls no provider: a POST only because it carries a body.
+    from sketchbridge.services.estimates import estimate
+
     return json_response(estimate(parse_body(app, EstimateRequest), deps=dependencies()))
 
 

@@ -2,20 +2,23 @@
 
 Nothing is built at import time, so tests import any handler freely; the first
 call builds the dependencies and later calls in the same container reuse them.
+The adapters' modules are imported by that first call too, not by the handler's
+import: a function loads only what its own path uses (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from sketchbridge.auth import JwksTokenVerifier
-from sketchbridge.aws.clients import client
-from sketchbridge.aws.factory import build_dependencies
 from sketchbridge.aws.metrics import METRICS
-from sketchbridge.aws.sqs_queue import SqsRedelivery
-from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import current_settings
+
+if TYPE_CHECKING:
+    from sketchbridge.auth import JwksTokenVerifier
+    from sketchbridge.aws.sqs_queue import SqsRedelivery
+    from sketchbridge.services.ports import Dependencies
 
 # Handlers flush the metrics a use case recorded with ``@metrics.log_metrics``.
 metrics = METRICS
@@ -23,11 +26,16 @@ metrics = METRICS
 
 @lru_cache(maxsize=1)
 def dependencies() -> Dependencies:
+    from sketchbridge.aws.factory import build_dependencies
+
     return build_dependencies(current_settings(), os.environ)
 
 
 @lru_cache(maxsize=1)
 def token_verifier() -> JwksTokenVerifier:
+    # PyJWT and its cryptography backend: only $connect verifies a token here.
+    from sketchbridge.auth import JwksTokenVerifier
+
     settings = current_settings()
     return JwksTokenVerifier(settings.jwt_issuer, settings.jwt_audience)
 
@@ -35,5 +43,8 @@ def token_verifier() -> JwksTokenVerifier:
 @lru_cache(maxsize=1)
 def redelivery() -> SqsRedelivery:
     """How the processor brings a job that failed for a while back in seconds."""
+    from sketchbridge.aws.clients import client
+    from sketchbridge.aws.sqs_queue import SqsRedelivery
+
     settings = current_settings()
     return SqsRedelivery(client("sqs"), [settings.jobs_queue_url, settings.batch_queue_url])

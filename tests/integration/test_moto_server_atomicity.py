@@ -128,3 +128,47 @@ def test_concurrent_conditional_transactions_admit_exactly_the_limit(
 
         assert admitted.count(True) == LIMIT
         assert _count(table, key) == LIMIT
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was(providers_table: str) -> None:
+    # The emulator rolls a transaction back by the items it touched (local/moto_server.py),
+    # not by a copy of whole tables: what it put, changed or deleted must all come back.
+    dynamodb = client("dynamodb")
+    kept, changed, created, guard = (
+        {"pk": {"S": f"rollback#{uuid.uuid4().hex}"}, "sk": {"S": name}}
+        for name in ("kept", "changed", "created", "guard")
+    )
+    for existing in (kept, changed, guard):
+        dynamodb.put_item(TableName=providers_table, Item={**existing, "n": {"N": "1"}})
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": providers_table, "Item": {**created, "n": {"N": "7"}}}},
+                {
+                    "Update": {
+                        "TableName": providers_table,
+                        "Key": changed,
+                        "UpdateExpression": "SET n = :seven",
+                        "ExpressionAttributeValues": {":seven": {"N": "7"}},
+                    }
+                },
+                {"Delete": {"TableName": providers_table, "Key": kept}},
+                {
+                    "ConditionCheck": {
+                        "TableName": providers_table,
+                        "Key": guard,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    stored = {
+        name: dynamodb.get_item(TableName=providers_table, Key=key, ConsistentRead=True).get("Item")
+        for name, key in (("kept", kept), ("changed", changed), ("created", created))
+    }
+    assert stored["kept"] is not None and stored["kept"]["n"] == {"N": "1"}
+    assert stored["changed"] is not None and stored["changed"]["n"] == {"N": "1"}
+    assert stored["created"] is None

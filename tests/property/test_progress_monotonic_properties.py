@@ -149,7 +149,7 @@ def test_progress_never_goes_backwards_for_the_subscriber(
 
     frames = [json.loads(frame) for frame in deps.pusher.frames["c"]]  # type: ignore[attr-defined]
     seen = [frame["progress"] for frame in frames]
-    assert seen == sorted(seen), seen
+    assert seen == sorted(seen), [(f["type"], f["progress"], f["seq"]) for f in frames]
     assert [frame["seq"] for frame in frames] == sorted(frame["seq"] for frame in frames)
     assert polled == sorted(polled), polled
     assert all(0.0 <= progress <= 1.0 for progress in seen)

@@ -55,6 +55,8 @@ class FakeJobStore:
         self.records: dict[str, JobRecord] = {}
         # What DynamoDB keeps as the item's ``requeued_at`` (JobRecord does not carry it).
         self.requeued_at: dict[str, str] = {}
+        # Progress writes tried (each is one DynamoDB UpdateItem on AWS).
+        self.progress_writes = 0
         self._lock = threading.Lock()
 
     def create(self, record: JobRecord) -> None:
@@ -84,15 +86,23 @@ class FakeJobStore:
             self.records[job_id] = claimed
             return claimed
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+    def record_progress(
+        self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+    ) -> int | None:
         with self._lock:
             record = self.records[job_id]
+            self.progress_writes += 1
             if record.status is not JobStatus.RUNNING:
                 return None
             self.records[job_id] = record.model_copy(
-                update={"progress": progress, "updated_at": updated_at, "seq": record.seq + 1}
+                update={
+                    "progress": progress,
+                    "updated_at": updated_at,
+                    "seq": record.seq + frames,
+                    "frame_seq": record.seq + 1,
+                }
             )
-            return record.seq + 1
+            return record.seq + frames
 
     def complete(self, record: JobRecord) -> bool:
         with self._lock:
@@ -156,7 +166,14 @@ class FakeJobStore:
             self.records[job_id] = adopted
             return adopted
 
-    def release(self, job_id: str, *, updated_at: str, hops: list[Any] | None = None) -> int | None:
+    def release(
+        self,
+        job_id: str,
+        *,
+        updated_at: str,
+        hops: list[Any] | None = None,
+        progress: float | None = None,
+    ) -> int | None:
         with self._lock:
             record = self.records[job_id]
             if record.status is not JobStatus.RUNNING:
@@ -167,6 +184,7 @@ class FakeJobStore:
                     "lease_expires_at": None,
                     "seq": record.seq + 1,
                     **({"hops": list(hops)} if hops is not None else {}),
+                    **({"progress": progress} if progress is not None else {}),
                 }
             )
             return record.seq + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from sketchbridge.providers.base import (
     ProviderResult,
 )
 from sketchbridge.providers.local import LOCAL_CAPABILITIES
+from sketchbridge.services import process_job as process_job_module
 from sketchbridge.services import subscriptions
 from sketchbridge.services.cancel_job import CancelWatch, cancel_generation
 from sketchbridge.services.ports import Dependencies
@@ -123,6 +125,18 @@ def _job(deps: Dependencies, job_id: str):  # type: ignore[no-untyped-def]
     record = deps.jobs.get(job_id)
     assert record is not None
     return record
+
+
+@pytest.fixture(autouse=True)
+def _every_frame_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps a second or more apart, as a real provider's are: each frame is a progress write
+    (progress_relay.py), so these fast test providers hear a cancel at their next step, as a
+    real one would within the relay's second."""
+    monkeypatch.setattr(
+        process_job_module,
+        "ProgressRelay",
+        functools.partial(process_job_module.ProgressRelay, interval_s=0.0),
+    )
 
 
 @pytest.fixture
@@ -310,10 +324,12 @@ def test_the_local_renderer_stops_between_steps() -> None:
     job_id = _submit(deps, provider="local")
 
     class CancelsAtHalf(FakeJobStore):
-        def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+        def record_progress(
+            self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+        ) -> int | None:
             if progress >= 0.5 and self.records[job_id].status is JobStatus.RUNNING:
                 cancel_generation(job_id, user_id=USER, deps=deps)
-            return super().record_progress(job_id, progress, updated_at=updated_at)
+            return super().record_progress(job_id, progress, updated_at=updated_at, frames=frames)
 
     store = CancelsAtHalf()
     store.records = deps.jobs.records  # type: ignore[attr-defined]

@@ -171,3 +171,36 @@ def test_a_palette_hint_reaches_the_provider_prompt() -> None:
     )
     process_job(job.id, receive_count=1, deps=deps)
     assert seen and seen[0].startswith("a sea turtle, watercolor; ") and "red" in seen[0]
+
+
+def test_a_resubmission_of_the_same_bytes_and_request_is_not_preprocessed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sketchbridge.services import submit_generation as submit_module
+
+    deps = fake_dependencies()
+    request = GenerationRequest(sketch=sketch_data_url(), prompt="a sea turtle", provider="local")
+    first = submit_generation(request, user_id="ada", deps=deps)
+    calls = []
+    real = submit_module.preprocess
+    monkeypatch.setattr(
+        submit_module, "preprocess", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+
+    again = submit_generation(request, user_id="ada", deps=deps)
+    other_prompt = submit_generation(
+        request.model_copy(update={"prompt": "a turtle"}), user_id="ada", deps=deps
+    )
+    other_size = submit_generation(
+        request.model_copy(update={"params": GenerationParams(width=256, height=256)}),
+        user_id="ada",
+        deps=deps,
+    )
+
+    assert calls == [1]  # only the new size is preprocessed again
+    assert again.id != first.id
+    record = deps.jobs.get(again.id)
+    first_record = deps.jobs.get(first.id)
+    assert record is not None and first_record is not None
+    assert record.fingerprint == first_record.fingerprint
+    assert other_prompt.id != again.id and other_size.id != again.id

@@ -55,15 +55,20 @@ class DynamoJobStore:
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
+    def record_progress(
+        self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+    ) -> int | None:
         attributes = self._update_if(
             job_id,
-            update="SET progress = :progress, updated_at = :updated, seq = seq + :one",
+            # Operands are the old values: frame_seq is this frame's, seq the block's top.
+            update="SET progress = :progress, updated_at = :updated, seq = seq + :frames, "
+            "frame_seq = seq + :one",
             condition="#status = :running",
             values={
                 ":progress": progress,
                 ":updated": updated_at,
                 ":running": JobStatus.RUNNING.value,
+                ":frames": frames,
                 ":one": 1,
             },
         )
@@ -120,7 +125,12 @@ class DynamoJobStore:
         return JobRecord.model_validate(attributes) if attributes is not None else None
 
     def release(
-        self, job_id: str, *, updated_at: str, hops: list[HopInfo] | None = None
+        self,
+        job_id: str,
+        *,
+        updated_at: str,
+        hops: list[HopInfo] | None = None,
+        progress: float | None = None,
     ) -> int | None:
         values: dict[str, Any] = {
             ":queued": JobStatus.QUEUED.value,
@@ -132,6 +142,9 @@ class DynamoJobStore:
         if hops is not None:
             set_hops = ", hops = :hops"
             values[":hops"] = [hop.model_dump(mode="json") for hop in hops]
+        if progress is not None:
+            set_hops += ", progress = :progress"
+            values[":progress"] = progress
         attributes = self._update_if(
             job_id,
             update=f"SET #status = :queued, updated_at = :updated, seq = seq + :one{set_hops} "

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+
+from sketchbridge.domain import clock
 
 MAX_SEED = 2**32 - 1
 MIN_SIDE = 64
@@ -70,7 +72,7 @@ class JobStatus(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class GenerationParams(_Strict):
@@ -318,7 +320,7 @@ class JobResponse(_Strict):
 class JobRecord(BaseModel):
     """A job as stored in the jobs table."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     user_id: str
@@ -344,6 +346,10 @@ class JobRecord(BaseModel):
     lease_expires_at: int | None = None
     # Bumped by every state write; frames carry it so clients can drop stale ones.
     seq: int = 0
+    # While it runs: the seq of the last progress frame written. A progress write reserves
+    # ``seq`` numbers for the frames until the next one (services/progress_relay.py), so
+    # a late subscriber is told this one and still applies the frames that follow.
+    frame_seq: int | None = None
     cache_mode: Literal["use", "refresh", "bypass"] = "use"
     # Served from the cache; no provider call was made for this job.
     cached: bool = False
@@ -374,11 +380,18 @@ class JobRecord(BaseModel):
     depth: int = 0
     ancestor_ids: list[str] = Field(default_factory=list)
 
+    @property
+    def visible_seq(self) -> int:
+        """The seq a reader is shown: the last frame sent while it runs, else ``seq``."""
+        if self.status is JobStatus.RUNNING and self.frame_seq is not None:
+            return min(self.frame_seq, self.seq)
+        return self.seq
+
 
 class CacheRecord(BaseModel):
     """A finished result kept under its fingerprint, so the same request never pays twice."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     fingerprint: str
     result_key: str
@@ -398,7 +411,7 @@ class CacheRecord(BaseModel):
 class IdempotencyRecord(BaseModel):
     """What a submit with an ``Idempotency-Key`` created, so a retry gets the same answer."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     request_hash: str
     # The first is the job the answer shows; all of them for variations (``group_job_ids``).
@@ -418,10 +431,16 @@ class JobMessage(_Strict):
 EventType = Literal["status", "progress", "result", "error", "canceled"]
 
 
+def frame_time(moment: datetime) -> str:
+    """``2026-12-03T12:00:00.123Z``: a frame's ``at``, UTC to the millisecond."""
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 class JobEventMessage(BaseModel):
     """One WebSocket frame about a job. Carries URLs, never image bytes (frames cap at 32 KB)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: EventType
     job_id: str
@@ -442,6 +461,9 @@ class JobEventMessage(BaseModel):
     retry_in_s: int | None = None
     # The job's warnings (a soft budget limit crossed), on every frame of a job that has any.
     warnings: list[WarningInfo] | None = None
+    # When the server emitted it (ISO 8601 UTC, milliseconds): a client can measure its lag
+    # and show "updated 2 s ago" (issue 13).
+    at: str = Field(default_factory=lambda: frame_time(clock.utc_now()))
 
 
 class UploadRequest(_Strict):

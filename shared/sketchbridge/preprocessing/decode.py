@@ -15,10 +15,12 @@ import re
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from sketchbridge.domain.errors import (
     AnimatedImageError,
@@ -155,6 +157,10 @@ def _flatten_to_rgb(image: Image.Image) -> Image.Image:
     Rebuilding from converted pixels drops EXIF, ICC profiles and trailing data.
     """
     if image.mode in _WIDE_GREY_MODES:
+        # numpy only for these rare sketches: the processor decodes stored RGB PNGs and
+        # should not pay numpy's import on its cold start for them.
+        import numpy as np
+
         image = Image.fromarray(_wide_grey_to_8bit(np.asarray(image)))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -172,6 +178,8 @@ def _flatten_to_rgb(image: Image.Image) -> Image.Image:
 
 def _wide_grey_to_8bit(values: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """Scale 16-bit (or 32-bit/float) grey to 0..255; some encoders store 8-bit values wide."""
+    import numpy as np
+
     wide = values.astype(np.float64)
     highest = float(wide.max()) if wide.size else 0.0
     if highest > 255:

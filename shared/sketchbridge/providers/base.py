@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
-
-from PIL import Image
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.parameters import ParameterRanges
+
+if TYPE_CHECKING:
+    # A type only: the functions that never render (query, WebSocket) skip Pillow's import.
+    from PIL import Image
 
 
 @dataclass(frozen=True)

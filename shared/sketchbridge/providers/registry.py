@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from sketchbridge.domain.errors import UnknownProviderError
 from sketchbridge.providers.base import ImageProvider
-from sketchbridge.providers.local import LocalProvider
 
 AUTO = "auto"
 
@@ -59,4 +58,8 @@ class ProviderRegistry:
 
 
 def default_registry() -> ProviderRegistry:
+    # Imported here: the local renderer brings numpy and Pillow, which a registry
+    # built from the catalog may never need.
+    from sketchbridge.providers.local import LocalProvider
+
     return ProviderRegistry({"local": LocalProvider()}, default="local")

@@ -27,7 +27,7 @@ def as_seen(record: JobRecord, jobs: JobStore) -> JobRecord:
             "progress": leader.progress,
             "provider": leader.provider,
             "model": leader.model,
-            "seq": leader.seq,
+            "seq": leader.visible_seq,
             "updated_at": leader.updated_at,
         }
     )

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from sketchbridge.domain.errors import JobInProgressError, NotFoundError
 from sketchbridge.domain.history import encode_cursor, parse_history_query
 from sketchbridge.domain.models import JobListResponse, JobRecord
+from sketchbridge.domain.result_keys import result_key_of
 from sketchbridge.services.get_generation import as_seen, owned_job
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
-from sketchbridge.services.process_job import result_key_of
 
 # Frames of a running job's previews (process_job._store_preview).
 PREVIEWS_PREFIX = "previews/"

@@ -44,7 +44,7 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         cost_usd=record.cost_usd,
         duration_s=record.duration_s,
         hops=record.hops,
-        seq=record.seq,
+        seq=record.visible_seq,
         warnings=record.warnings,
         params_native=record.params_native,
         offline_fallback=record.offline_fallback,
@@ -84,7 +84,7 @@ def current_state_message(
     return JobEventMessage(
         type="status",
         job_id=record.id,
-        seq=record.seq,
+        seq=record.visible_seq,
         status=record.status,
         progress=record.progress,
         message=f"{record.status.value}{where}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sketchbridge.domain.budgets import BudgetDefaults, BudgetScope, Limit, Period, Quota
 from sketchbridge.domain.circuit_breaker import BreakerPolicy, BreakerState
@@ -26,8 +26,12 @@ from sketchbridge.domain.models import (
     PreferencesRecord,
 )
 from sketchbridge.domain.rate_limit import TokenBucket
-from sketchbridge.preprocessing.text import TextDetector
-from sketchbridge.providers.registry import ProviderRegistry
+
+if TYPE_CHECKING:
+    # Types only: importing them would load numpy and Pillow into every function, the
+    # query and WebSocket handlers too (the cold start, docs/performance.md).
+    from sketchbridge.preprocessing.text import TextDetector
+    from sketchbridge.providers.registry import ProviderRegistry
 
 
 class JobStore(Protocol):
@@ -39,8 +43,14 @@ class JobStore(Protocol):
         """Mark a queued (or lease-expired running) job as running; None if another holds it."""
         ...
 
-    def record_progress(self, job_id: str, progress: float, *, updated_at: str) -> int | None:
-        """Store progress while the job runs; the new seq, or None if it no longer runs."""
+    def record_progress(
+        self, job_id: str, progress: float, *, updated_at: str, frames: int = 1
+    ) -> int | None:
+        """Store progress while the job runs; the new seq, or None if it no longer runs.
+
+        ``frames``: how many frames this write stands for (seq grows by that much), when
+        the processor numbered frames in memory between writes (services/progress_relay).
+        """
         ...
 
     def complete(self, record: JobRecord) -> bool:
@@ -63,11 +73,18 @@ class JobStore(Protocol):
         ...
 
     def release(
-        self, job_id: str, *, updated_at: str, hops: list[HopInfo] | None = None
+        self,
+        job_id: str,
+        *,
+        updated_at: str,
+        hops: list[HopInfo] | None = None,
+        progress: float | None = None,
     ) -> int | None:
         """Give a running job back to the queue after a retryable failure; the new seq.
 
-        ``hops``, when given, replace the job's: what every delivery so far tried."""
+        ``hops``, when given, replace the job's: what every delivery so far tried.
+        ``progress``, when given, what its subscribers were last shown (frames between
+        progress writes may be ahead of the record), so the next delivery starts there."""
         ...
 
     def note_external_call(self, job_id: str, call: ExternalCall) -> None:

@@ -34,6 +34,7 @@ from sketchbridge.domain.models import (
     JobStatus,
 )
 from sketchbridge.domain.redelivery import redelivery_delay_s
+from sketchbridge.domain.result_keys import RESULTS_PREFIX, result_key_of
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ImageProvider, ProgressUpdate, ProviderRequest
@@ -43,6 +44,7 @@ from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.parameter_checks import Resolved, adapter_native, resolve_on
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.progress_relay import ProgressRelay
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
 from sketchbridge.services.provider_manager import ProviderManager, price_of
 from sketchbridge.services.reservations import settle_job
@@ -138,7 +140,7 @@ def process_job(
             if retry_in is not None:
                 retry_in(delay)
             raise
-        _fail(record, error, deps, hops=hops, billed=billed)
+        _fail(record, error, deps, hops=hops, billed=billed, progress_shown=shown.value)
         return ProcessResult(job_id, Outcome.FAILED)
     except Exception:
         # A bug: record the outcome on the last delivery so the user is not left
@@ -236,17 +238,23 @@ def _render(
     # Each provider counts its steps from 0: a hop's (or a redelivery's) steps fill what is
     # left above the progress already shown, so a subscriber never sees it go back.
     hop_base = record.progress
+    # Frames numbered in memory, progress written about once a second (progress_relay.py).
+    relay = ProgressRelay(
+        deps.jobs, record.id, seq=record.seq, updated_at=lambda: deps.clock().isoformat()
+    )
 
     def on_progress(update: ProgressUpdate) -> None:
         nonlocal latest_seq
         fraction = update.step / update.total_steps if update.total_steps else 0.0
         progress = round(max(shown.value, hop_base + (1.0 - hop_base) * fraction), 4)
-        seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
+        writes_before = relay.writes
+        seq = relay.next_frame(progress, expected=update.total_steps - update.step)
         if seq is None:
             watch.stopped()  # canceled, perhaps: the adapter hears it from should_stop
             return  # the job no longer runs here: say nothing that contradicts its record
-        watch.confirmed()
-        latest_seq, shown.value = seq, progress
+        if relay.writes != writes_before:
+            watch.confirmed()  # a conditional write went through: it still runs here
+        latest_seq, shown.value = relay.stored_seq, progress
         _emit(
             deps,
             record,
@@ -266,19 +274,20 @@ def _render(
             return
         hop_base = shown.value
         deps.metrics.add(metrics.PROVIDER_FAILED_OVER, 1, {"Provider": hop.provider})
-        seq = deps.jobs.record_progress(record.id, shown.value, updated_at=deps.clock().isoformat())
+        seq = relay.next_frame(shown.value, write=True)
         if seq is None:
             watch.stopped()
-        if seq is not None:
-            latest_seq = seq
-            _emit(
-                deps,
-                record,
-                "status",
-                seq=seq,
-                progress=shown.value,
-                message=hop_message(hop, next_provider),
-            )
+            return
+        watch.confirmed()
+        latest_seq = relay.stored_seq
+        _emit(
+            deps,
+            record,
+            "status",
+            seq=seq,
+            progress=shown.value,
+            message=hop_message(hop, next_provider),
+        )
 
     result_key = result_key_of(record)
     found = _result_of_an_earlier_delivery(record, deps)
@@ -476,16 +485,6 @@ def _hop_info(hop: Hop) -> HopInfo:
     )
 
 
-def result_key_of(record: JobRecord) -> str:
-    """Where a job's picture is stored: under its fingerprint, in a key no other job has.
-
-    A shared key per fingerprint let a later refresh or bypass of the same request
-    overwrite the picture an earlier job had already shown its user.
-    """
-    return f"{RESULTS_PREFIX}{record.fingerprint}/{record.id}.png"
-
-
-RESULTS_PREFIX = "results/"
 # How many stored pictures of one request a job looks through for one it may reuse.
 _EARLIER_RESULTS_LOOKED_AT = 20
 
@@ -639,7 +638,9 @@ def _release(
     hops: list[HopInfo] | None = None,
     progress: float | None = None,
 ) -> None:
-    seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat(), hops=hops)
+    seq = deps.jobs.release(
+        record.id, updated_at=deps.clock().isoformat(), hops=hops, progress=progress
+    )
     if seq is not None:
         _emit(
             deps,
@@ -661,6 +662,7 @@ def _fail(
     *,
     hops: list[HopInfo] | None = None,
     billed: list[LedgerRecord] | None = None,
+    progress_shown: float = 0.0,
 ) -> None:
     info = ErrorInfo(
         code=error.code,
@@ -689,7 +691,17 @@ def _fail(
         for follower_id in deps.cache.finish_flight(record.fingerprint, record.id):
             deps.jobs.fail(follower_id, info, updated_at=deps.clock().isoformat())
     if stored is not None:
-        _emit(deps, stored, "error", seq=stored.seq, error=info, status=JobStatus.FAILED)
+        _emit(
+            deps,
+            stored,
+            "error",
+            seq=stored.seq,
+            error=info,
+            status=JobStatus.FAILED,
+            # Frames between progress writes (progress_relay.py) may have shown more than
+            # the record holds: the last frame does not go below them.
+            progress=max(stored.progress, progress_shown),
+        )
 
 
 def _emit(

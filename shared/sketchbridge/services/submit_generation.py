@@ -47,6 +47,7 @@ from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
 from sketchbridge.services.cancel_job import run_without_leader
 from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
+from sketchbridge.services.draft_memo import DraftMemo, draft_key
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.parameter_checks import refuse_unfit_parameters, resolve_on
@@ -96,6 +97,10 @@ class _Draft:
     height: int
     model: str | None  # the named provider's model; None for "auto"
     reproducible: bool
+
+
+# This container's drafts by raw bytes and request (services/draft_memo.py).
+DRAFTS: DraftMemo[_Draft] = DraftMemo()
 
 
 def submit_generation(
@@ -238,7 +243,13 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
     )
     # Out of the provider's range: refused here, before anything is stored, never clamped.
     refuse_unfit_parameters(request, manager)
-    decoded = decode_sketch(_sketch_bytes(request, user_id=user_id, deps=deps))
+    raw = _sketch_bytes(request, user_id=user_id, deps=deps)
+    # Bytes and request seen before in this container: their draft, without decoding again.
+    memo_key = draft_key(raw, _draft_shaping(request, provider))
+    remembered = DRAFTS.get(memo_key)
+    if remembered is not None:
+        return remembered
+    decoded = decode_sketch(raw)
     caps = provider.capabilities if provider else None
     width, height = choose_output_size(
         decoded.image.size,
@@ -261,7 +272,7 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
         # with the heuristic (docs/preprocessing.md has the figures).
         text_detector=deps.text_detector if options.text == "describe" else None,
     )
-    return _Draft(
+    draft = _Draft(
         prepared=prepared,
         sketch_sha256=hashlib.sha256(prepared.png).hexdigest(),
         width=width,
@@ -269,6 +280,22 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
         model=provider.model if provider else None,
         reproducible=caps.seed if caps else True,
     )
+    # Words read by the OCR function may differ next time (it may have failed this time).
+    if options.text != "describe":
+        DRAFTS.put(memo_key, draft, size=len(prepared.png))
+    return draft
+
+
+def _draft_shaping(request: GenerationRequest, provider: ImageProvider | None) -> dict[str, object]:
+    """What the draft depends on besides the bytes (services/draft_memo.py)."""
+    return {
+        "provider": provider.name if provider else None,
+        "model": provider.model if provider else None,
+        "width": request.params.width,
+        "height": request.params.height,
+        "steps": request.params.steps,
+        "preprocessing": request.preprocessing.model_dump(mode="json"),
+    }
 
 
 def _prepare(
