@@ -74,6 +74,9 @@ class ApiError(CliError):
         # The rest of the API's error object (e.g. a finished job's ``status``).
         self.details = details or {}
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.details, **super().as_dict()}
+
 
 class InterruptedByUserError(CliError):
     exit_code = EXIT_INTERRUPTED
