@@ -53,7 +53,9 @@ def error_from_response(status: int, body: bytes, *, token_given: bool = True) -
             else "Your token was refused; get a fresh one."
         )
     elif status == 404:
+        # Our routes answer 404 with our error body: this is the gateway's, no such route.
         code = "not_found"
+        suggestions.append("The API may not offer this call yet: check its version and --api.")
     elif status == 413:
         code = "image_too_large"
         suggestions.append("Scale the sketch down (2048 pixels a side is plenty) and try again.")

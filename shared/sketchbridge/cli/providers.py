@@ -43,7 +43,8 @@ def _quote_columns(provider: Mapping[str, Any]) -> tuple[str, str, str, str]:
     quote = provider.get("quote")
     if not isinstance(quote, Mapping):
         return ("-", "-", "-", "-")
-    request = f"{quote.get('width')}x{quote.get('height')}, {quote.get('steps')} steps"
+    steps = quote.get("steps")
+    request = f"{quote.get('width')}x{quote.get('height')}, {steps} step{'' if steps == 1 else 's'}"
     cost = quote.get("cost_usd")
     price = f"${cost:.4f}" if isinstance(cost, int | float) else "-"
     return (price, _seconds(quote.get("eta_s")), _seconds(quote.get("eta_p90_s")), request)
