@@ -60,6 +60,8 @@ FIELD_OPTIONS = {
 _CHOICE_FIELDS = ("provider", "policy", "max_cost_usd", "max_eta_s")
 PARAMETER_FIELDS = ("seed", "steps", "strength", "guidance_scale", "width", "height")
 PREPROCESSING_FIELDS = ("text", "palette_hint", "fit")
+# Where a request's left-out fields come from, as the option groups' titles say.
+PREFERRED = "your preferences, else the API's"
 
 
 def where_options() -> argparse.ArgumentParser:
@@ -108,9 +110,9 @@ def positive_seconds(text: str) -> float:
     return seconds
 
 
-def add_choice_options(parser: argparse.ArgumentParser) -> None:
+def add_choice_options(parser: argparse.ArgumentParser, *, defaults: str = PREFERRED) -> None:
     """Which provider takes the job: by name, or what ``auto`` weighs."""
-    group = parser.add_argument_group("choosing a provider (default: your preferences, else auto)")
+    group = parser.add_argument_group(f"choosing a provider (default: {defaults})")
     group.add_argument("--provider", metavar="NAME", help="a provider name, or auto")
     group.add_argument(
         "--policy", choices=["cheapest", "fastest", "balanced"], help="how auto chooses"
@@ -123,12 +125,15 @@ def add_choice_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parameter_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "generation parameters (default: your preferences, else the API's)"
-    )
+def add_parameter_options(parser: argparse.ArgumentParser, *, defaults: str = PREFERRED) -> None:
+    group = parser.add_argument_group(f"generation parameters (default: {defaults})")
     group.add_argument("--seed", type=int, metavar="N", help="for a reproducible image")
-    group.add_argument("--steps", type=int, metavar="N", help="1 to 100")
+    group.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="1 to 100; each provider's range: sketchbridge providers",
+    )
     group.add_argument("--strength", type=float, metavar="X", help="0 to 1: how far from the lines")
     group.add_argument("--guidance-scale", type=float, metavar="X", help="0 to 30")
     group.add_argument(
@@ -140,10 +145,10 @@ def add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--height", type=int, metavar="N", help="pixels")
 
 
-def add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "preparing the sketch (default: your preferences, else the API's)"
-    )
+def add_preprocessing_options(
+    parser: argparse.ArgumentParser, *, defaults: str = PREFERRED
+) -> None:
+    group = parser.add_argument_group(f"preparing the sketch (default: {defaults})")
     group.add_argument(
         "--text",
         choices=["keep", "remove", "describe"],

@@ -79,8 +79,8 @@ def add_parser(commands: Any, user: argparse.ArgumentParser) -> None:
         default="result",
         help="start from the job's picture (default) or from its sketch",
     )
-    add_choice_options(refine)
-    add_parameter_options(refine)
+    add_choice_options(refine, defaults="the earlier job's")
+    add_parameter_options(refine, defaults="the earlier job's")
     refine.add_argument(
         "--watch", action="store_true", help="show its progress and save the PNG when done"
     )
