@@ -46,6 +46,8 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         hops=record.hops,
         seq=record.seq,
         warnings=record.warnings,
+        params_native=record.params_native,
+        offline_fallback=record.offline_fallback,
     )
 
 
@@ -72,6 +74,8 @@ def job_frame(job: JobResponse) -> JobEventMessage:
             result=job.result,
             warnings=job.warnings or None,
         )
+    if job.status is JobStatus.CANCELED:
+        return canceled_frame(job)
     if job.status.is_final:
         return JobEventMessage(
             type="error",
@@ -91,5 +95,22 @@ def job_frame(job: JobResponse) -> JobEventMessage:
         status=job.status,
         progress=job.progress,
         message=f"{job.status.value}{where}",
+        warnings=job.warnings or None,
+    )
+
+
+CANCELED_MESSAGE = "You canceled this generation."
+
+
+def canceled_frame(job: JobRecord | JobResponse) -> JobEventMessage:
+    """The last frame of a canceled job, shaped like a failed job's (``type`` "canceled")."""
+    return JobEventMessage(
+        type="canceled",
+        job_id=job.id,
+        seq=job.seq,
+        status=JobStatus.CANCELED,
+        progress=job.progress,
+        message=CANCELED_MESSAGE,
+        error=job.error,
         warnings=job.warnings or None,
     )
