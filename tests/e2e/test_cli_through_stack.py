@@ -1,4 +1,4 @@
-"""`sketchbridge cancel` and `providers` against the local stack, as a user at a terminal.
+"""The `sketchbridge` commands of issue 11 against the local stack, as a user at a terminal.
 
 Each test runs as its own user (a dev token for a fresh `sub`), so the jobs it sees are
 its own whatever else the session's stack has run.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from local.stack import StackProcess
 from sketchbridge import cli
@@ -56,6 +57,66 @@ class Terminal:
 @pytest.fixture
 def terminal(stack: StackProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Terminal:
     return Terminal(stack, tmp_path, capsys)
+
+
+def test_preferences_shape_generate_and_refine_shows_in_history(terminal: Terminal) -> None:
+    code, out, err = terminal.run("preferences", "set", "--steps", "5", "--text", "keep")
+    assert code == cli.EXIT_OK, err
+    assert "steps=5" in out
+
+    # generate leaves --steps out: the saved 5 apply.
+    first_png = terminal.tmp_path / "first.png"
+    code, out, err = terminal.run(
+        "generate", str(TURTLE), "-p", "a sea turtle", "--seed", "11", "-o", str(first_png)
+    )
+    assert code == cli.EXIT_OK, err
+    assert "5/5" in err
+    first = terminal.json("history", "--limit", "1")
+    assert isinstance(first, dict)
+    (original,) = first["items"]
+
+    refined_png = terminal.tmp_path / "refined.png"
+    code, out, err = terminal.run(
+        "refine", original["id"], "-p", "a sea turtle at dusk", "--watch", "-o", str(refined_png)
+    )
+    assert code == cli.EXIT_OK, err
+    with Image.open(refined_png) as image:
+        assert image.format == "PNG"
+
+    history = terminal.json("history", "--all")
+    assert isinstance(history, dict)
+    newest, oldest = history["items"]
+    assert (oldest["id"], oldest["parent_id"]) == (original["id"], None)
+    assert (newest["parent_id"], newest["depth"], newest["prompt"]) == (
+        original["id"],
+        1,
+        "a sea turtle at dusk",
+    )
+    code, out, _ = terminal.run("history")
+    assert out.splitlines()[1].split()[:3] == [newest["id"], *newest["created_at"][:19].split("T")]
+
+
+def test_preferences_follow_the_user_to_a_new_token_and_reset(terminal: Terminal) -> None:
+    code, _, err = terminal.run("preferences", "set", "--provider", "local", "--max-eta", "60")
+    assert code == cli.EXIT_OK, err
+
+    terminal.token = terminal.new_token()
+    saved = terminal.json("preferences", "get")
+    assert isinstance(saved, dict)
+    assert (saved["provider"], saved["max_eta_s"]) == ("local", 60)
+
+    reset = terminal.json("preferences", "reset")
+    assert isinstance(reset, dict)
+    assert (reset["provider"], reset["max_eta_s"], reset["updated_at"]) == ("auto", None, None)
+
+
+def test_refine_and_history_errors_come_from_the_api(terminal: Terminal) -> None:
+    code, _, err = terminal.run("refine", "no-such-job", "--strength", "0.5")
+    assert code == cli.EXIT_FAILED
+    assert "[not_found]" in err
+
+    code, out, _ = terminal.run("history")
+    assert (code, out) == (cli.EXIT_OK, "No jobs.\n")
 
 
 def test_cancel_stops_a_running_job_and_refuses_a_finished_one(
