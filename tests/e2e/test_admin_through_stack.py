@@ -20,7 +20,7 @@ import pytest
 
 from local.stack import StackProcess
 from sketchbridge import cli
-from sketchbridge.cli_admin import AdminEndpoint, signed_headers
+from sketchbridge.cli.admin_client import AdminEndpoint, signed_headers
 from tests.support.fakes import sketch_data_url
 
 pytestmark = pytest.mark.e2e

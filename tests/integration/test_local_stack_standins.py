@@ -15,6 +15,7 @@ import pytest
 
 from local.standins.launcher import NAMES, StandinPacing, Standins
 from sketchbridge import cli
+from sketchbridge.cli import standins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NO_PACING = StandinPacing(replicate_seconds_per_step=0, openai_seconds_per_partial=0)
@@ -134,7 +135,7 @@ def test_the_cli_explains_when_the_stand_ins_are_not_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # As in a Lambda layer or a wheel: the repository's local/ package is not there.
-    monkeypatch.setattr(cli, "STANDINS_MODULE", "no_such_package.standins")
+    monkeypatch.setattr(standins, "STANDINS_MODULE", "no_such_package.standins")
     stdout, stderr = io.StringIO(), io.StringIO()
 
     code = cli.main(["standins"], stdout=stdout, stderr=stderr)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from local.sigv4 import AdminCredentials, SignedRequest, verify
-from sketchbridge.cli_admin import AdminEndpoint, signed_headers
+from sketchbridge.cli.admin_client import AdminEndpoint, signed_headers
 from sketchbridge.domain import clock
 
 NOW = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from sketchbridge import cli
+from sketchbridge.cli import endpoints
 from sketchbridge.domain.models import JobEventMessage, JobStatus, ProvidersResponse
 
 SKETCHES = Path(__file__).resolve().parents[3] / "shared" / "sketches"
@@ -156,7 +157,8 @@ def test_generate_parses_every_option() -> None:
 
 def test_unset_knobs_are_left_to_the_api() -> None:
     args = cli.build_parser().parse_args(["generate", "turtle.png", "-p", "x"])
-    assert args.provider == "auto"
+    # The provider too: the API applies the user's preferences, else auto.
+    assert args.provider is None
     assert [args.seed, args.steps, args.strength, args.guidance_scale, args.width] == [None] * 5
     assert args.timeout == cli.DEFAULT_WAIT_SECONDS
 
@@ -341,7 +343,7 @@ def test_api_naming_the_local_stack_borrows_its_token(tmp_path: Path) -> None:
 def test_no_api_and_no_stack_says_how_to_start_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "package_stack_file", lambda: tmp_path / "absent.json")
+    monkeypatch.setattr(endpoints, "package_stack_file", lambda: tmp_path / "absent.json")
     with pytest.raises(cli.UsageError) as caught:
         cli.resolve_endpoints(
             api=None, ws=None, token=None, stack_file=None, environ={}, cwd=tmp_path
@@ -452,8 +454,9 @@ def test_submit_sends_the_token_and_a_snake_case_body() -> None:
     assert sent.headers["Authorization"] == "Bearer dev-token"
     body = json.loads(sent.content)
     assert body["negative_prompt"] == "blurry"
-    # Unset knobs are left out: the provider's own defaults apply.
+    # Only what was given: what is left out, the API fills from the user's preferences.
     assert body["params"] == {"guidance_scale": 9.0}
+    assert "provider" not in body
     assert body["sketch"].startswith("data:image/png;base64,")
 
 
@@ -618,13 +621,14 @@ def test_without_a_websocket_polling_reports_each_change_until_the_result() -> N
         )
     )
     events, notices, follower = follow(client, job_json("queued"))
+    # Each answer read as the frame the server sends a subscriber for that state.
     assert [(e.type, e.progress) for e in events] == [
         ("status", 0.0),
-        ("progress", 0.25),
-        ("progress", 0.75),
+        ("status", 0.25),
+        ("status", 0.75),
         ("result", 1.0),
     ]
-    assert (events[1].step, events[1].total_steps) == (5, 20)
+    assert events[1].message == "running on local"
     assert events[-1].result is not None
     assert events[-1].result.url == RESULT["url"]
     assert follower.transports == ["polling"]

@@ -9,7 +9,8 @@ import pytest
 
 from sketchbridge import cli
 from sketchbridge.cli import UsageError, build_parser
-from sketchbridge.cli_admin import provider_change, resolve_admin_endpoint
+from sketchbridge.cli.admin import provider_change
+from sketchbridge.cli.admin_client import resolve_admin_endpoint
 
 KEY = {"access_key_id": "AKIALOCAL1", "secret_access_key": "s3cret", "region": "us-east-1"}
 

@@ -58,52 +58,62 @@ def current_state_message(
     record: JobRecord, objects: ObjectStore, *, url_ttl: int
 ) -> JobEventMessage:
     """The frame a late subscriber gets first, so it never misses the end."""
-    if record.status is JobStatus.SUCCEEDED:
+    return job_frame(job_response(record, objects, url_ttl=url_ttl))
+
+
+def job_frame(job: JobResponse) -> JobEventMessage:
+    """The frame that tells a job's current state: the one mapping from a job to a frame.
+
+    The WebSocket sends it first to a subscriber; the CLI builds it from what it polls, so
+    that polling reads like the feed.
+    """
+    if job.status is JobStatus.SUCCEEDED:
         return JobEventMessage(
             type="result",
-            job_id=record.id,
-            seq=record.seq,
-            status=record.status,
+            job_id=job.id,
+            seq=job.seq,
+            status=job.status,
             progress=1.0,
-            result=result_info(record, objects, url_ttl=url_ttl),
-            warnings=record.warnings or None,
+            result=job.result,
+            warnings=job.warnings or None,
         )
-    if record.status is JobStatus.CANCELED:
-        return canceled_frame(record)
-    if record.status is JobStatus.FAILED:
+    if job.status is JobStatus.CANCELED:
+        return canceled_frame(job)
+    if job.status.is_final:
         return JobEventMessage(
             type="error",
-            job_id=record.id,
-            seq=record.seq,
-            status=record.status,
-            progress=record.progress,
-            error=record.error,
-            warnings=record.warnings or None,
+            job_id=job.id,
+            seq=job.seq,
+            status=job.status,
+            progress=job.progress,
+            error=job.error,
+            warnings=job.warnings or None,
         )
-    where = f" on {record.provider}" if record.provider else ""
+    # Until a provider is chosen the job shows the one asked for; "auto" names none.
+    where = f" on {job.provider}" if job.provider != "auto" else ""
     return JobEventMessage(
         type="status",
-        job_id=record.id,
-        seq=record.visible_seq,
-        status=record.status,
-        progress=record.progress,
-        message=f"{record.status.value}{where}",
-        warnings=record.warnings or None,
+        job_id=job.id,
+        seq=job.seq,
+        status=job.status,
+        progress=job.progress,
+        message=f"{job.status.value}{where}",
+        warnings=job.warnings or None,
     )
 
 
 CANCELED_MESSAGE = "You canceled this generation."
 
 
-def canceled_frame(record: JobRecord) -> JobEventMessage:
+def canceled_frame(job: JobRecord | JobResponse) -> JobEventMessage:
     """The last frame of a canceled job, shaped like a failed job's (``type`` "canceled")."""
     return JobEventMessage(
         type="canceled",
-        job_id=record.id,
-        seq=record.seq,
+        job_id=job.id,
+        seq=job.seq,
         status=JobStatus.CANCELED,
-        progress=record.progress,
+        progress=job.progress,
         message=CANCELED_MESSAGE,
-        error=record.error,
-        warnings=record.warnings or None,
+        error=job.error,
+        warnings=job.warnings or None,
     )
