@@ -279,6 +279,7 @@ def _forget_cold_start() -> None:
 
     bootstrap.dependencies.cache_clear()
     bootstrap.token_verifier.cache_clear()
+    bootstrap.api_keys.cache_clear()
     settings.current_settings.cache_clear()
 
 

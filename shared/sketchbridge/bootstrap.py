@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from sketchbridge.auth import JwksTokenVerifier
 from sketchbridge.aws.clients import client
+from sketchbridge.aws.dynamo_keys import DynamoApiKeyStore
 from sketchbridge.aws.factory import build_dependencies
 from sketchbridge.aws.metrics import METRICS
 from sketchbridge.aws.sqs_queue import SqsRedelivery
@@ -37,3 +38,9 @@ def redelivery() -> SqsRedelivery:
     """How the processor brings a job that failed for a while back in seconds."""
     settings = current_settings()
     return SqsRedelivery(client("sqs"), [settings.jobs_queue_url, settings.batch_queue_url])
+
+
+@lru_cache(maxsize=1)
+def api_keys() -> DynamoApiKeyStore:
+    """The keys table: the drop-in routes' keys and their jobs' webhooks."""
+    return DynamoApiKeyStore(client("dynamodb"), current_settings().keys_table)

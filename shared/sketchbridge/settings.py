@@ -26,6 +26,8 @@ class Settings(BaseModel):
     budgets_table: str = Field(alias="BUDGETS_TABLE")
     # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    # API keys for the drop-in routes (hashed) and the webhooks of their jobs.
+    keys_table: str = Field(default="", alias="KEYS_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")
