@@ -184,6 +184,8 @@ class LocalStack:
         environment = handler_environment(provisioned, aws_endpoint_url)
         # Functions that invoke other functions (Submit → OCR) reach them on the Invoke port.
         environment["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
+        # Webhook receivers of a laptop or a test listen on 127.0.0.1.
+        environment["WEBHOOK_ALLOW_PRIVATE_HOSTS"] = "true"
         if self.standins is not None:
             environment.update(self.standins.environment())
         self._apply_environ(environment)
@@ -280,6 +282,7 @@ def _forget_cold_start() -> None:
     bootstrap.dependencies.cache_clear()
     bootstrap.token_verifier.cache_clear()
     bootstrap.api_keys.cache_clear()
+    bootstrap.webhook_queue.cache_clear()
     settings.current_settings.cache_clear()
 
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sketchbridge.api import openai_compat, replicate_compat
 from sketchbridge.api.http import json_body, json_response, path_id
 from sketchbridge.api.multipart import read_form
-from sketchbridge.bootstrap import api_keys, dependencies
+from sketchbridge.bootstrap import api_keys, dependencies, webhook_queue
 from sketchbridge.domain import clock
 from sketchbridge.domain.errors import (
     InvalidParamsError,
@@ -27,7 +27,7 @@ from sketchbridge.domain.errors import (
     UnauthorizedError,
 )
 from sketchbridge.domain.models import JobResponse
-from sketchbridge.services import dropin_jobs
+from sketchbridge.services import dropin_jobs, webhooks
 from sketchbridge.services.api_keys import owned_key
 from sketchbridge.services.get_generation import get_generation
 
@@ -166,8 +166,13 @@ def replicate_create_model_prediction(owner: str, name: str) -> Any:
 def _create_prediction(model: str, request: replicate_compat.PredictionRequest) -> Response[str]:
     provider = replicate_compat.provider_of(model)
     given = replicate_compat.parse_input(request.input)
-    user_id, _ = _caller()
+    user_id, key_id = _caller()
     deps = dependencies()
+    queue = webhook_queue()
+    if request.webhook is not None and queue is None:
+        raise InvalidParamsError(
+            "This deployment delivers no webhooks.", details={"field": "webhook"}
+        )
     upload_id = replicate_compat.uploaded_file_id(given.image, host=_host())
     if upload_id is None and not given.image.startswith("data:"):
         raise InvalidSketchError(
@@ -182,13 +187,27 @@ def _create_prediction(model: str, request: replicate_compat.PredictionRequest) 
         upload_id=upload_id,
     )
     job = dropin_jobs.submit(generation, user_id=user_id, deps=deps)[0]
+    model_name = f"{replicate_compat.MODEL_OWNER}/{provider}"
+    if request.webhook is not None and queue is not None:
+        webhooks.register(
+            job,
+            url=request.webhook,
+            events=request.webhook_events_filter,
+            key_id=key_id,
+            user_id=user_id,
+            model=model_name,
+            base_url=_base_url(),
+            deps=deps,
+            store=api_keys(),
+            queue=queue,
+        )
     wait = replicate_compat.wait_seconds(app.current_event.headers.get("prefer"))
     if wait is not None:
         job = dropin_jobs.wait_for([job], user_id=user_id, deps=deps, wait_s=wait)[0]
     logger.info("replicate prediction created", extra={"job_id": job.id})
     answer = replicate_compat.prediction(
         job,
-        model=f"{replicate_compat.MODEL_OWNER}/{provider}",
+        model=model_name,
         given_input=_echo(request.input),
         base_url=_base_url(),
         waited_out=wait is not None,

@@ -15,6 +15,7 @@ from sketchbridge.aws.dynamo_keys import DynamoApiKeyStore
 from sketchbridge.aws.factory import build_dependencies
 from sketchbridge.aws.metrics import METRICS
 from sketchbridge.aws.sqs_queue import SqsRedelivery
+from sketchbridge.aws.sqs_webhooks import SqsWebhookQueue
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.settings import current_settings
 
@@ -44,3 +45,10 @@ def redelivery() -> SqsRedelivery:
 def api_keys() -> DynamoApiKeyStore:
     """The keys table: the drop-in routes' keys and their jobs' webhooks."""
     return DynamoApiKeyStore(client("dynamodb"), current_settings().keys_table)
+
+
+@lru_cache(maxsize=1)
+def webhook_queue() -> SqsWebhookQueue | None:
+    """Where webhook deliveries are queued; None when the deployment has no webhooks queue."""
+    url = current_settings().webhooks_queue_url
+    return SqsWebhookQueue(client("sqs"), url) if url else None

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +266,60 @@ def test_a_revoked_key_is_refused(stack: StackProcess, clients: list[Any]) -> No
     with pytest.raises(ReplicateError) as refused:
         _replicate(stack, created["key"], clients).predictions.get("0" * 32)
     assert refused.value.status == 403
+
+
+class _Receiver:
+    """A webhook receiver on 127.0.0.1: what a Replicate user runs behind their URL."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], str]] = []
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.received.append((dict(self.headers.items()), body.decode()))
+                receiver.arrived.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> _Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_a_webhook_gets_the_finished_prediction_signed_with_the_keys_secret(
+    stack: StackProcess, key: str, clients: list[Any]
+) -> None:
+    client = _replicate(stack, key, clients)
+    with _Receiver() as receiver, TURTLE.open("rb") as sketch:
+        created = client.predictions.create(
+            model="sketchbridge/auto",
+            input={"prompt": _prompt(), "image": sketch},
+            webhook=receiver.url,
+            webhook_events_filter=["completed"],
+        )
+        assert receiver.arrived.wait(timeout=60), "no webhook arrived"
+
+    headers, body = receiver.received[0]
+    # Replicate's own check, with the secret the SDK fetches for this key.
+    client.webhooks.validate(headers=headers, body=body, secret=client.webhooks.default.secret())
+    delivered = json.loads(body)
+    assert delivered["id"] == created.id
+    assert delivered["status"] == "succeeded"
+    assert delivered["output"].startswith("http")

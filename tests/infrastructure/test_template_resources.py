@@ -24,6 +24,7 @@ DOCUMENTED_FUNCTIONS = {
     "KeysFunction": "functions/keys/",
     "KeyAuthorizerFunction": "functions/key_authorizer/",
     "DropinFunction": "functions/dropin/",
+    "WebhookFunction": "functions/webhooks/",
 }
 # Runs the OCR model on its own runtime and dependencies, without the sketchbridge layers
 # (docs/preprocessing.md); every other function runs sketchbridge on python3.11.

@@ -26,6 +26,7 @@ from sketchbridge.domain.models import (
     JobResponse,
     JobStatus,
 )
+from sketchbridge.services.webhooks import WebhookEvent
 
 MODEL_OWNER = "sketchbridge"
 # What Replicate's own "official model" predictions show as their version.
@@ -43,7 +44,6 @@ _STATUS = {
     JobStatus.FAILED: "failed",
     JobStatus.CANCELED: "canceled",
 }
-WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
 
 
 class PredictionInput(BaseModel):
@@ -71,7 +71,7 @@ class PredictionRequest(BaseModel):
     version: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     webhook: str | None = Field(default=None, max_length=2048)
-    webhook_events_filter: list[str] | None = Field(default=None, max_length=4)
+    webhook_events_filter: list[WebhookEvent] | None = Field(default=None, max_length=4)
     # Deprecated on Replicate; we have no token stream to offer.
     stream: bool | None = None
 
@@ -141,12 +141,6 @@ def parse_request(payload: Any) -> PredictionRequest:
         request = PredictionRequest.model_validate(payload)
     except ValidationError as exc:
         raise _invalid(exc, prefix="") from exc
-    for event in request.webhook_events_filter or []:
-        if event not in WEBHOOK_EVENTS:
-            raise InvalidParamsError(
-                f"webhook_events_filter: {event!r} is not one of {', '.join(WEBHOOK_EVENTS)}.",
-                details={"field": "webhook_events_filter"},
-            )
     if request.webhook is not None and not request.webhook.startswith(("https://", "http://")):
         raise InvalidParamsError("webhook must be an http(s) URL.", details={"field": "webhook"})
     return request

@@ -13,9 +13,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sketchbridge.aws.dynamo_codec import from_item, to_item
 from sketchbridge.domain.api_keys import ApiKeyRecord
 from sketchbridge.domain.errors import InternalError
+from sketchbridge.services.webhooks import WebhookRecord
 
 BY_USER_INDEX = "by_user"
 _KEY_PREFIX = "key#"
+_WEBHOOK_PREFIX = "webhook#"
 
 
 class DynamoApiKeyStore:
@@ -67,6 +69,49 @@ class DynamoApiKeyStore:
                 Key={"id": {"S": _KEY_PREFIX + key_id}},
                 ConditionExpression="user_id = :user",
                 ExpressionAttributeValues={":user": {"S": user_id}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise InternalError("The key store is unavailable.") from exc
+        except BotoCoreError as exc:
+            raise InternalError("The key store is unavailable.") from exc
+        return True
+
+    # -- SigningSecrets: the secret a key's webhooks are signed with ----------------------------
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        record = self.get(key_id)
+        return record.webhook_secret if record is not None else None
+
+    # -- WebhookStore -------------------------------------------------------------------------
+
+    def put_webhook(self, record: WebhookRecord) -> None:
+        item = record.model_dump(mode="json", exclude_none=True)
+        item["id"] = _WEBHOOK_PREFIX + record.job_id
+        self._call("put_item", TableName=self._table, Item=to_item(item))
+
+    def webhook(self, job_id: str) -> WebhookRecord | None:
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"id": {"S": _WEBHOOK_PREFIX + job_id}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return WebhookRecord.model_validate(from_item(item)) if item else None
+
+    def claim_completed(self, job_id: str, *, delivery_id: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": _WEBHOOK_PREFIX + job_id}},
+                UpdateExpression="SET completed_by = :delivery",
+                ConditionExpression=(
+                    "attribute_exists(id) AND "
+                    "(attribute_not_exists(completed_by) OR completed_by = :delivery)"
+                ),
+                ExpressionAttributeValues={":delivery": {"S": delivery_id}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

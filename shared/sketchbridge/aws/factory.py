@@ -27,9 +27,11 @@ from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sns_alerts import SnsAdminAlerts
 from sketchbridge.aws.sqs_queue import SqsJobQueue, SqsQueueBacklogs, SqsQueueDepth
+from sketchbridge.aws.sqs_webhooks import SqsWebhookQueue
 from sketchbridge.domain.circuit_breaker import BreakerPolicy
 from sketchbridge.providers.catalog import build_registry
-from sketchbridge.services.ports import AdminAlerts, Dependencies, NoAlerts
+from sketchbridge.services.ports import AdminAlerts, ConnectionPusher, Dependencies, NoAlerts
+from sketchbridge.services.webhooks import WebhookPusher
 from sketchbridge.settings import Settings
 
 
@@ -44,6 +46,12 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         else NoAlerts()
     )
     connections = DynamoConnectionStore(dynamodb, settings.connections_table)
+    pusher: ConnectionPusher = ApiGatewayPusher(
+        client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
+    )
+    if settings.webhooks_queue_url:
+        # Replicate-style webhooks subscribe like WebSocket clients; their frames go to SQS.
+        pusher = WebhookPusher(pusher, SqsWebhookQueue(client("sqs"), settings.webhooks_queue_url))
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
@@ -79,9 +87,7 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         )
         if settings.ocr_function_name
         else None,
-        pusher=ApiGatewayPusher(
-            client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
-        ),
+        pusher=pusher,
         providers=build_registry(settings.provider_names, keys=keys.reader, environ=environ),
         result_url_ttl_seconds=settings.result_url_ttl_seconds,
         job_ttl_days=settings.job_ttl_days,
