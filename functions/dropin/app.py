@@ -135,7 +135,9 @@ def _openai_answer(
         else dropin_jobs.result_bytes(job.id, user_id=user_id, deps=deps)
         for job in jobs
     ]
-    return json_response(openai_compat.images_response(created=created, images=images, size=size))
+    return openai_compat.json_answer(
+        openai_compat.images_response(created=created, images=images, size=size)
+    )
 
 
 def _result_url(job: JobResponse) -> str:
@@ -213,7 +215,18 @@ def _create_prediction(model: str, request: replicate_compat.PredictionRequest) 
         waited_out=wait is not None,
     )
     headers = {"Preference-Applied": "wait"} if wait is not None else None
-    return json_response(answer, status=201 if job.status.is_final else 202, headers=headers)
+    return _prediction_answer(answer, status=201 if job.status.is_final else 202, headers=headers)
+
+
+def _prediction_answer(
+    answer: replicate_compat.PredictionResponse,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    return Response(
+        status_code=status, content_type="application/json", body=answer.body(), headers=headers
+    )
 
 
 def _echo(given: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +245,7 @@ def replicate_get_prediction(prediction_id: str) -> Any:
     deps = dependencies()
     job = get_generation(path_id(prediction_id), user_id=user_id, deps=deps)
     provider = dropin_jobs.requested_provider(job.id, user_id=user_id, deps=deps)
-    return json_response(
+    return _prediction_answer(
         replicate_compat.prediction(
             job,
             model=f"{replicate_compat.MODEL_OWNER}/{provider}",

@@ -40,7 +40,7 @@ def _render(job: JobResponse, webhook: WebhookRecord) -> bytes:
         prediction(
             job, model=webhook.model, given_input={"prompt": job.prompt}, base_url=webhook.base_url
         )
-        .model_dump_json()
+        .body()
         .encode()
     )
 

@@ -174,10 +174,28 @@ class OpenAIErrorResponse(BaseModel):
     error: OpenAIError
 
 
+# The sizes OpenAI's schema names; another size is reported as "auto" (events) or left out.
+SPEC_SIZES = frozenset({"1024x1024", "1024x1536", "1536x1024"})
+
+
+def spec_size(size: str) -> str | None:
+    return size if size in SPEC_SIZES else None
+
+
+def json_answer(model: BaseModel) -> Response[str]:
+    """An answer as OpenAI writes it: absent fields left out, never null."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=model.model_dump_json(exclude_none=True),
+    )
+
+
 def images_response(
     *, created: int, images: list[bytes | str], size: str | None
 ) -> OpenAIImagesResponse:
     """bytes become ``b64_json``; strings are URLs."""
+    size = spec_size(size) if size else None
     return OpenAIImagesResponse(
         created=created,
         data=[
@@ -209,7 +227,7 @@ def stream_events(
     """The SSE body: each partial image, then the completed one (OpenAI's framing)."""
     common = {
         "created_at": created,
-        "size": size,
+        "size": spec_size(size) or "auto",
         "quality": "auto",
         "background": "auto",
         "output_format": "png",

@@ -95,6 +95,13 @@ class PredictionResponse(BaseModel):
     urls: dict[str, str]
     metrics: dict[str, float] = Field(default_factory=dict)
 
+    def body(self) -> str:
+        """As Replicate writes it: ``output`` and ``error`` always there (null until set),
+        ``started_at`` and ``completed_at`` absent until they happen."""
+        return self.model_dump_json(
+            exclude={name for name in ("started_at", "completed_at") if getattr(self, name) is None}
+        )
+
 
 class ReplicateFileResponse(BaseModel):
     """Replicate's file object, as ``POST /v1/files`` answers it."""
