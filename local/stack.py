@@ -184,8 +184,8 @@ class LocalStack:
         environment = handler_environment(provisioned, aws_endpoint_url)
         # Functions that invoke other functions (Submit → OCR) reach them on the Invoke port.
         environment["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
-        # Webhook receivers of a laptop or a test listen on 127.0.0.1.
-        environment["WEBHOOK_ALLOW_PRIVATE_HOSTS"] = "true"
+        # Webhook receivers and image servers of a laptop or a test listen on 127.0.0.1.
+        environment["ALLOW_PRIVATE_URLS"] = "true"
         if self.standins is not None:
             environment.update(self.standins.environment())
         self._apply_environ(environment)
@@ -283,6 +283,8 @@ def _forget_cold_start() -> None:
     bootstrap.token_verifier.cache_clear()
     bootstrap.api_keys.cache_clear()
     bootstrap.webhook_queue.cache_clear()
+    bootstrap.image_fetcher.cache_clear()
+    bootstrap.webhook_sender.cache_clear()
     settings.current_settings.cache_clear()
 
 

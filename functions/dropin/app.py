@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sketchbridge.api import openai_compat, replicate_compat
 from sketchbridge.api.http import json_body, json_response, path_id
 from sketchbridge.api.multipart import read_form
-from sketchbridge.bootstrap import api_keys, dependencies, webhook_queue
+from sketchbridge.bootstrap import api_keys, dependencies, image_fetcher, webhook_queue
 from sketchbridge.domain import clock
 from sketchbridge.domain.errors import (
     InvalidParamsError,
@@ -176,17 +176,13 @@ def _create_prediction(model: str, request: replicate_compat.PredictionRequest) 
             "This deployment delivers no webhooks.", details={"field": "webhook"}
         )
     upload_id = replicate_compat.uploaded_file_id(given.image, host=_host())
-    if upload_id is None and not given.image.startswith("data:"):
-        raise InvalidSketchError(
-            "input.image is a data URI or a file uploaded to /v1/files (the SDK does that for "
-            "a file object); other URLs are not fetched.",
-            details={"field": "input.image"},
-        )
+    sketch: str | None = None
+    if upload_id is None:
+        sketch = given.image
+        if not given.image.startswith("data:"):
+            sketch = openai_compat.as_data_url(image_fetcher().fetch(given.image))
     generation = replicate_compat.generation_request(
-        provider,
-        given,
-        sketch=None if upload_id else given.image,
-        upload_id=upload_id,
+        provider, given, sketch=sketch, upload_id=upload_id
     )
     job = dropin_jobs.submit(generation, user_id=user_id, deps=deps)[0]
     model_name = f"{replicate_compat.MODEL_OWNER}/{provider}"

@@ -19,8 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sketchbridge.api.replicate_compat import prediction
-from sketchbridge.api.webhook_client import HttpWebhookSender
-from sketchbridge.bootstrap import api_keys, dependencies
+from sketchbridge.bootstrap import api_keys, dependencies, webhook_sender
 from sketchbridge.domain.models import JobResponse
 from sketchbridge.services.webhooks import (
     MAX_DELIVERY_ATTEMPTS,
@@ -29,7 +28,6 @@ from sketchbridge.services.webhooks import (
     deliver,
     parse_message,
 )
-from sketchbridge.settings import current_settings
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -57,9 +55,7 @@ def handle_record(record: SQSRecord) -> None:
             deps=dependencies(),
             store=api_keys(),
             secrets=api_keys(),
-            sender=HttpWebhookSender(
-                allow_private_hosts=current_settings().webhook_allow_private_hosts
-            ),
+            sender=webhook_sender(),
             render=_render,
         )
     except WebhookDeliveryError as error:

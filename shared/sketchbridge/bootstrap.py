@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from sketchbridge.api.outbound import HttpImageFetcher, HttpWebhookSender
 from sketchbridge.auth import JwksTokenVerifier
 from sketchbridge.aws.clients import client
 from sketchbridge.aws.dynamo_keys import DynamoApiKeyStore
@@ -52,3 +53,15 @@ def webhook_queue() -> SqsWebhookQueue | None:
     """Where webhook deliveries are queued; None when the deployment has no webhooks queue."""
     url = current_settings().webhooks_queue_url
     return SqsWebhookQueue(client("sqs"), url) if url else None
+
+
+@lru_cache(maxsize=1)
+def image_fetcher() -> HttpImageFetcher:
+    """Fetches a Replicate prediction's image URL (public https only on AWS)."""
+    return HttpImageFetcher(allow_private_hosts=current_settings().allow_private_urls)
+
+
+@lru_cache(maxsize=1)
+def webhook_sender() -> HttpWebhookSender:
+    """POSTs webhooks (public https only on AWS)."""
+    return HttpWebhookSender(allow_private_hosts=current_settings().allow_private_urls)

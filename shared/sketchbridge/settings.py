@@ -30,8 +30,9 @@ class Settings(BaseModel):
     keys_table: str = Field(default="", alias="KEYS_TABLE")
     # Where job frames for Replicate-style webhooks go; empty: no webhooks are delivered.
     webhooks_queue_url: str = Field(default="", alias="WEBHOOKS_QUEUE_URL")
-    # Lets webhooks reach loopback and private addresses: the local stack only.
-    webhook_allow_private_hosts: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_HOSTS")
+    # Lets webhooks and fetched image URLs reach loopback and private addresses (and plain
+    # http): the local stack only.
+    allow_private_urls: bool = Field(default=False, alias="ALLOW_PRIVATE_URLS")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")

@@ -323,3 +323,37 @@ def test_a_webhook_gets_the_finished_prediction_signed_with_the_keys_secret(
     assert delivered["id"] == created.id
     assert delivered["status"] == "succeeded"
     assert delivered["output"].startswith("http")
+
+
+def test_the_replicate_sdk_runs_a_prediction_on_an_image_url(
+    stack: StackProcess, key: str, clients: list[Any]
+) -> None:
+    sketch = TURTLE.read_bytes()
+
+    class Serve(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(len(sketch)))
+            self.end_headers()
+            self.wfile.write(sketch)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        output = _replicate(stack, key, clients).run(
+            "sketchbridge/auto",
+            input={
+                "prompt": _prompt(),
+                "image": f"http://127.0.0.1:{server.server_address[1]}/turtle.png",
+            },
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert isinstance(output, str)
+    _png(httpx.get(output, timeout=10).content)

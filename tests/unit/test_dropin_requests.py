@@ -16,8 +16,9 @@ import pytest
 
 from sketchbridge.api.http import MAX_BODY_BYTES
 from sketchbridge.api.multipart import MAX_PARTS
+from sketchbridge.api.outbound import HttpImageFetcher
 from sketchbridge.domain.api_keys import ApiKeyRecord, KeyCreateRequest, parse_key
-from sketchbridge.domain.errors import InvalidRequestError, NotFoundError
+from sketchbridge.domain.errors import InvalidRequestError, InvalidSketchError, NotFoundError
 from sketchbridge.services import api_keys
 from sketchbridge.services.ports import Dependencies
 from tests.support.fakes import fake_dependencies, sketch_data_url
@@ -132,6 +133,12 @@ def dropin(deps: Dependencies, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_function("dropin")
     monkeypatch.setattr(module, "dependencies", lambda: deps)
     monkeypatch.setattr(module, "webhook_queue", lambda: None)
+    monkeypatch.setattr(module, "image_fetcher", lambda: HttpImageFetcher())
+    # No network here: every name resolves to the instance metadata service's address.
+    monkeypatch.setattr(
+        "sketchbridge.api.outbound.socket.getaddrinfo",
+        lambda host, port: [(2, 1, 6, "", ("169.254.169.254", port))],
+    )
     return module
 
 
@@ -308,3 +315,26 @@ def test_another_users_prediction_is_not_found(dropin: ModuleType) -> None:
     response = dropin.lambda_handler(event, FakeLambdaContext())
 
     assert response["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("https://metadata.example/latest/meta-data", "169.254.169.254"),
+        ("https://intranet.example/sketch.png", "10.0.0.7"),
+        ("https://localhost/sketch.png", "127.0.0.1"),
+        ("https://v6.example/sketch.png", "fd00::1"),
+        ("http://public.example/sketch.png", "93.184.216.34"),
+        ("file:///etc/passwd", "127.0.0.1"),
+    ],
+)
+def test_an_image_url_on_a_private_address_or_not_https_is_not_fetched(
+    url: str, address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "sketchbridge.api.outbound.socket.getaddrinfo",
+        lambda host, port: [(2, 1, 6, "", (address, port))],
+    )
+
+    with pytest.raises(InvalidSketchError, match="not fetched"):
+        HttpImageFetcher().fetch(url)
