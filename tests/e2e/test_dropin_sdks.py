@@ -132,9 +132,18 @@ def test_a_key_is_shown_once_and_listed_without_its_secret(stack: StackProcess) 
     )
 
 
-def test_the_openai_sdk_edits_the_turtle_into_an_image(
+def _images_delivered(stack: StackProcess) -> int:
+    """What the key's owner sees in their own usage (GET /usage, from the ledger)."""
+    usage = httpx.get(
+        f"{stack.api_url}/usage", headers=_jwt_headers(stack.dev_token), timeout=10
+    ).json()
+    return int(usage["images"])
+
+
+def test_the_openai_sdk_edits_the_turtle_into_an_image_billed_to_the_keys_owner(
     stack: StackProcess, key: str, clients: list[Any]
 ) -> None:
+    before = _images_delivered(stack)
     with TURTLE.open("rb") as sketch:
         answer = _openai(stack, key, clients).images.edit(
             image=sketch, prompt=_prompt(), model="auto", size="256x256"
@@ -143,6 +152,7 @@ def test_the_openai_sdk_edits_the_turtle_into_an_image(
     assert answer.data is not None and answer.data[0].b64_json
     picture = _png(base64.b64decode(answer.data[0].b64_json))
     assert picture.size == (256, 256)
+    assert _images_delivered(stack) == before + 1
 
 
 def test_the_openai_sdk_streams_a_partial_then_the_completed_image(

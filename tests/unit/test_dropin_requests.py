@@ -19,6 +19,7 @@ from sketchbridge.api.multipart import MAX_PARTS
 from sketchbridge.api.outbound import HttpImageFetcher
 from sketchbridge.domain.api_keys import ApiKeyRecord, KeyCreateRequest, parse_key
 from sketchbridge.domain.errors import InvalidRequestError, InvalidSketchError, NotFoundError
+from sketchbridge.domain.models import JobResponse
 from sketchbridge.services import api_keys
 from sketchbridge.services.ports import Dependencies
 from tests.support.fakes import fake_dependencies, sketch_data_url
@@ -338,3 +339,40 @@ def test_an_image_url_on_a_private_address_or_not_https_is_not_fetched(
 
     with pytest.raises(InvalidSketchError, match="not fetched"):
         HttpImageFetcher().fetch(url)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "openai_type"),
+    [
+        ("content_policy", 422, "image_generation_user_error"),
+        ("provider_unavailable", 503, "server_error"),
+        ("budget_exceeded", 402, "insufficient_quota"),
+        ("canceled", 409, "invalid_request_error"),
+    ],
+)
+def test_a_failed_job_answers_the_openai_client_with_its_own_error(
+    code: str, status: int, openai_type: str
+) -> None:
+    from sketchbridge.api.openai_compat import error_response
+    from sketchbridge.domain.models import ErrorInfo, JobStatus, ResolvedParams
+    from sketchbridge.services.dropin_jobs import job_failure
+
+    job = JobResponse(
+        id="j" * 32,
+        status=JobStatus.CANCELED if code == "canceled" else JobStatus.FAILED,
+        progress=0.5,
+        prompt="a turtle",
+        provider="replicate",
+        params=ResolvedParams(seed=1, steps=2, strength=0.5, guidance_scale=7, width=64, height=64),
+        created_at="2026-12-03T12:00:00+00:00",
+        updated_at="2026-12-03T12:00:01+00:00",
+        error=ErrorInfo(code=code, message="It did not work.") if code != "canceled" else None,
+    )
+
+    failure = job_failure(job)
+    assert failure is not None
+    answer = json.loads(error_response(failure).body)
+
+    assert error_response(failure).status_code == status
+    assert answer["error"]["type"] == openai_type
+    assert answer["error"]["code"] == code

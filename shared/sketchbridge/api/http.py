@@ -47,6 +47,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
+    # A synchronous drop-in call (OpenAI images) whose job its owner canceled meanwhile.
+    "canceled": 409,
     "content_policy": 422,
     "budget_exceeded": 402,
     "rate_limited": 429,

@@ -18,7 +18,12 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sketchbridge.api.http import STATUS_BY_CODE
-from sketchbridge.domain.errors import InvalidParamsError, InvalidRequestError, SketchbridgeError
+from sketchbridge.domain.errors import (
+    InvalidParamsError,
+    InvalidRequestError,
+    QuotaExceededError,
+    SketchbridgeError,
+)
 from sketchbridge.domain.models import (
     MAX_SEED,
     GenerationParams,
@@ -269,10 +274,14 @@ def error_response(error: SketchbridgeError) -> Response[str]:
         # Replicate answers input problems with 422.
         status = 422
     body = ProblemResponse(title=error.code, detail=error.message, status=status)
+    headers = (
+        {"Retry-After": str(error.retry_after_s)} if isinstance(error, QuotaExceededError) else None
+    )
     return Response(
         status_code=status,
         content_type="application/problem+json",
         body=body.model_dump_json(),
+        headers=headers,
     )
 
 
