@@ -376,3 +376,24 @@ def test_a_failed_job_answers_the_openai_client_with_its_own_error(
     assert error_response(failure).status_code == status
     assert answer["error"]["type"] == openai_type
     assert answer["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [
+        ("auto", "auto"),
+        ("replicate", "replicate"),
+        ("gpt-image-2", "openai"),
+        ("dall-e-3", "openai"),
+    ],
+)
+def test_code_that_names_an_openai_model_keeps_working_on_our_openai_provider(
+    model: str, provider: str
+) -> None:
+    from sketchbridge.api.openai_compat import generation_request, images_request
+
+    request = generation_request(
+        images_request({"prompt": "a turtle", "model": model}), sketch_data_url()
+    )
+
+    assert request.provider == provider

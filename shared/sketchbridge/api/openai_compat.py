@@ -117,6 +117,16 @@ def images_request(payload: Any) -> ImagesRequest:
         ) from exc
 
 
+# OpenAI's own image models: code that names one keeps working and is served by our openai
+# provider (with failover, as any named provider).
+_OPENAI_MODELS = ("gpt-image", "dall-e", "chatgpt-image")
+
+
+def provider_for(model: str) -> str:
+    """``auto``, a provider's name, or one of OpenAI's model ids (→ ``openai``)."""
+    return "openai" if model.startswith(_OPENAI_MODELS) else model
+
+
 def generation_request(request: ImagesRequest, sketch_data_url: str) -> GenerationRequest:
     width_height = _dimensions(request.size)
     params: dict[str, Any] = {}
@@ -129,7 +139,7 @@ def generation_request(request: ImagesRequest, sketch_data_url: str) -> Generati
             sketch=sketch_data_url,
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
-            provider=request.model,
+            provider=provider_for(request.model),
             params=GenerationParams(**params),
             variations=request.n,
         )
