@@ -202,6 +202,7 @@ GOOD = [("prompt", b"a sea turtle", None), ("image", TURTLE, "turtle.png")]
         (_form(*GOOD, ("size", b"99999x1", None)), MULTIPART, 400, "size"),
         (_form(*GOOD, ("colour", b"red", None)), MULTIPART, 400, "colour"),
         (_form(*GOOD, ("stream", b"perhaps", None)), MULTIPART, 400, "stream"),
+        (_form(*GOOD, ("stream", b"true", None), ("n", b"2", None)), MULTIPART, 400, "body"),
         (
             _form(("prompt", b"a turtle", None), ("image", b"GIF89a not really", "t.gif")),
             MULTIPART,

@@ -16,7 +16,14 @@ import re
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sketchbridge.api.http import STATUS_BY_CODE
 from sketchbridge.api.multipart import Form
@@ -65,6 +72,12 @@ class ImagesRequest(BaseModel):
     seed: int | None = None
     # images/generations only (our extension): the sketch as a data URL.
     image: str | None = None
+
+    @model_validator(mode="after")
+    def _one_image_per_stream(self) -> ImagesRequest:
+        if self.stream and self.n > 1:
+            raise ValueError("stream=true draws one image: n must be 1")
+        return self
 
     @field_validator("size")
     @classmethod
