@@ -432,6 +432,8 @@ def _banner(stack: LocalStack) -> str:
             "Sketchbridge local stack",
             f"  web page        {stack.api_url}/",
             f"  HTTP API        {stack.api_url}",
+            f"  OpenAI SDK      base_url={stack.api_url}/openai/v1  (key: POST /keys)",
+            f"  Replicate SDK   base_url={stack.api_url}/replicate",
             f"  WebSocket       {stack.ws_url}?token=<jwt>",
             f"  emulated AWS    {stack.aws_endpoint_url}",
             f"  Lambda Invoke   {stack.lambda_url}  (loopback tools only, e.g. HealthFunction)",
