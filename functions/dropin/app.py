@@ -21,6 +21,7 @@ from sketchbridge.domain import clock
 from sketchbridge.domain.errors import (
     InvalidParamsError,
     InvalidSketchError,
+    JobFinishedError,
     JobStillRunningError,
     NotFoundError,
     SketchbridgeError,
@@ -29,6 +30,7 @@ from sketchbridge.domain.errors import (
 from sketchbridge.domain.models import JobResponse
 from sketchbridge.services import dropin_jobs, webhooks
 from sketchbridge.services.api_keys import owned_key
+from sketchbridge.services.cancel_job import cancel_generation
 from sketchbridge.services.get_generation import get_generation
 
 logger = Logger()
@@ -240,6 +242,28 @@ def replicate_get_prediction(prediction_id: str) -> Any:
     user_id, _ = _caller()
     deps = dependencies()
     job = get_generation(path_id(prediction_id), user_id=user_id, deps=deps)
+    provider = dropin_jobs.requested_provider(job.id, user_id=user_id, deps=deps)
+    return _prediction_answer(
+        replicate_compat.prediction(
+            job,
+            model=f"{replicate_compat.MODEL_OWNER}/{provider}",
+            given_input={"prompt": job.prompt},
+            base_url=_base_url(),
+        )
+    )
+
+
+@app.post("/replicate/v1/predictions/<prediction_id>/cancel")
+def replicate_cancel_prediction(prediction_id: str) -> Any:
+    user_id, _ = _caller()
+    deps = dependencies()
+    job_id = path_id(prediction_id)
+    try:
+        job = cancel_generation(job_id, user_id=user_id, deps=deps)
+    except JobFinishedError:
+        # Replicate answers a cancel of a finished prediction with the prediction as it is.
+        job = get_generation(job_id, user_id=user_id, deps=deps)
+    logger.info("replicate prediction cancel", extra={"job_id": job.id, "status": job.status})
     provider = dropin_jobs.requested_provider(job.id, user_id=user_id, deps=deps)
     return _prediction_answer(
         replicate_compat.prediction(

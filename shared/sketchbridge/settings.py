@@ -33,6 +33,8 @@ class Settings(BaseModel):
     # Lets webhooks and fetched image URLs reach loopback and private addresses (and plain
     # http): the local stack only.
     allow_private_urls: bool = Field(default=False, alias="ALLOW_PRIVATE_URLS")
+    # Each user's preferences (PUT /preferences), keyed by their sub.
+    preferences_table: str = Field(alias="PREFERENCES_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")

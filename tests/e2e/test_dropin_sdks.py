@@ -367,3 +367,42 @@ def test_the_replicate_sdk_runs_a_prediction_on_an_image_url(
 
     assert isinstance(output, str)
     _png(httpx.get(output, timeout=10).content)
+
+
+def test_the_replicate_sdk_cancels_a_running_prediction(
+    stack: StackProcess, key: str, clients: list[Any]
+) -> None:
+    # Bedrock's stand-in holds its one call a few seconds: long enough to cancel mid-run.
+    _control(stack, "bedrock", "script", [{"delay_s": 4.0}])
+    client = _replicate(stack, key, clients)
+    with TURTLE.open("rb") as sketch:
+        prediction = client.predictions.create(
+            model="sketchbridge/bedrock", input={"prompt": _prompt(), "image": sketch}
+        )
+
+    prediction.cancel()
+
+    assert prediction.status == "canceled"
+    prediction.reload()
+    assert prediction.status == "canceled" and prediction.output is None
+    job = httpx.get(
+        f"{stack.api_url}/generations/{prediction.id}",
+        headers=_jwt_headers(stack.dev_token),
+        timeout=10,
+    ).json()
+    assert job["status"] == "canceled"
+
+
+def test_canceling_a_finished_prediction_answers_it_as_it_is(
+    stack: StackProcess, key: str, clients: list[Any]
+) -> None:
+    client = _replicate(stack, key, clients)
+    with TURTLE.open("rb") as sketch:
+        prediction = client.models.predictions.create(
+            model="sketchbridge/auto", input={"prompt": _prompt(), "image": sketch}, wait=True
+        )
+    prediction.wait()
+
+    prediction.cancel()
+
+    assert prediction.status == "succeeded" and isinstance(prediction.output, str)

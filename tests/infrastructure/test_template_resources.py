@@ -39,11 +39,20 @@ FUNCTION_SCOPED_VARIABLES = {
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
     ("POST", "/uploads"): "SubmitFunction",
+    ("POST", "/generations/{id}/cancel"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
     ("GET", "/usage"): "QueryFunction",
     ("POST", "/ws-tickets"): "WebSocketFunction",
+    # Issue 11's lifecycle: refine and lineage, history and deletion, preferences.
+    ("POST", "/generations/{id}/refine"): "SubmitFunction",
+    ("DELETE", "/generations/{id}"): "SubmitFunction",
+    ("PUT", "/preferences"): "SubmitFunction",
+    ("DELETE", "/preferences"): "SubmitFunction",
+    ("GET", "/generations"): "QueryFunction",
+    ("GET", "/generations/{id}/lineage"): "QueryFunction",
+    ("GET", "/preferences"): "QueryFunction",
     ("POST", "/keys"): "KeysFunction",
     ("GET", "/keys"): "KeysFunction",
     ("DELETE", "/keys/{id}"): "KeysFunction",
@@ -55,6 +64,7 @@ DOCUMENTED_DROPIN_ROUTES = {
     ("POST", "/replicate/v1/predictions"): "DropinFunction",
     ("POST", "/replicate/v1/models/{owner}/{name}/predictions"): "DropinFunction",
     ("GET", "/replicate/v1/predictions/{id}"): "DropinFunction",
+    ("POST", "/replicate/v1/predictions/{id}/cancel"): "DropinFunction",
     ("POST", "/replicate/v1/files"): "DropinFunction",
     ("GET", "/replicate/v1/webhooks/default/secret"): "DropinFunction",
 }
@@ -266,11 +276,21 @@ def test_tables_have_the_documented_keys_and_indexes(resources: dict[str, Any]) 
 
     jobs = resources["JobsTable"]["Properties"]
     assert keys(jobs["KeySchema"]) == [("id", "HASH")]
-    by_user, by_status = jobs["GlobalSecondaryIndexes"]
+    by_user, by_status, by_sketch = jobs["GlobalSecondaryIndexes"]
     assert by_user["IndexName"] == "by_user"
     assert keys(by_user["KeySchema"]) == [("user_id", "HASH"), ("created_at", "RANGE")]
     assert by_status["IndexName"] == "by_status"
     assert keys(by_status["KeySchema"]) == [("status", "HASH"), ("updated_at", "RANGE")]
+    # Who else uses a sketch or a result, before a deletion removes it.
+    assert by_sketch["IndexName"] == "by_sketch"
+    assert keys(by_sketch["KeySchema"]) == [("sketch_key", "HASH"), ("fingerprint", "RANGE")]
+    assert by_sketch["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["result_key"],
+    }
+
+    preferences = resources["PreferencesTable"]["Properties"]
+    assert keys(preferences["KeySchema"]) == [("user_id", "HASH")]
 
     connections = resources["ConnectionsTable"]["Properties"]
     assert keys(connections["KeySchema"]) == [("connection_id", "HASH"), ("sort", "RANGE")]
@@ -469,8 +489,10 @@ def test_only_the_functions_that_push_to_clients_may_manage_connections(
 ) -> None:
     may_push = {name for name, f in functions.items() if _grants_manage_connections(f)}
 
-    # The dead-letter handler and the sweep tell subscribers when they end a job.
+    # The dead-letter handler and the sweep tell subscribers when they end a job; submit's
+    # cancel route pushes the canceled frame.
     assert may_push == {
+        "SubmitFunction",
         "ProcessorFunction",
         "WebSocketFunction",
         "DeadLetterFunction",

@@ -21,12 +21,13 @@ from sketchbridge.domain.errors import (
     InvalidPromptError,
     InvalidRequestError,
     InvalidSketchError,
+    JobFinishedError,
     NotFoundError,
     QuotaExceededError,
     SketchbridgeError,
     UnauthorizedError,
 )
-from sketchbridge.domain.models import ErrorInfo, ErrorResponse
+from sketchbridge.domain.models import ErrorInfo, ErrorResponse, JobStatus
 
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 400,
@@ -45,10 +46,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "not_refinable": 409,
+    "job_in_progress": 409,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
     # A synchronous drop-in call (OpenAI images) whose job its owner canceled meanwhile.
     "canceled": 409,
+    "job_finished": 409,
     "content_policy": 422,
     "budget_exceeded": 402,
     "rate_limited": 429,
@@ -114,6 +118,9 @@ def error_response(error: SketchbridgeError, *, status: int | None = None) -> Re
             retryable=error.retryable,
             budget=error.budget if isinstance(error, BudgetExceededError) else None,
             retry_after_s=retry_after_s,
+            # What an invalid_params refusal names: each parameter, provider and range.
+            details=error.details or None if isinstance(error, InvalidParamsError) else None,
+            status=JobStatus(error.status) if isinstance(error, JobFinishedError) else None,
         )
     )
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None

@@ -33,12 +33,17 @@ from sketchbridge.domain.models import (
     EstimateRequest,
     EstimatesResponse,
     GenerationRequest,
+    JobListResponse,
     JobResponse,
+    LineageResponse,
+    PreferencesRequest,
+    PreferencesResponse,
     ProviderSettingsRequest,
     ProviderSettingsResponse,
     ProvidersResponse,
     QuotaRequest,
     QuotaResponse,
+    RefineRequest,
     UploadRequest,
     UploadResponse,
     UsageResponse,
@@ -78,7 +83,7 @@ class ApiRoute:
     path: str  # OpenAPI/template form: /generations/{id}
     function: str  # the template's logical id of the function serving it
     summary: str
-    # None: the status has no body (a 204).
+    # None: the status has no body (204).
     responses: Mapping[int, type[BaseModel] | None]
     request: type[BaseModel] | None = None
     # Error codes besides those every route may answer (EVERY_ROUTE_ERRORS).
@@ -127,6 +132,23 @@ USAGE_TO = QueryParameter("to", "Last UTC day, YYYY-MM-DD, included (default: to
 _PERIOD = QueryParameter("period", "day or month", {"type": "string", "enum": ["day", "month"]})
 
 
+_HISTORY_QUERY = (
+    QueryParameter(
+        "limit",
+        "Jobs per page, 1 to 100 (default 20)",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+    ),
+    QueryParameter(
+        "cursor", "next_cursor of the previous page, exactly as it came", {"type": "string"}
+    ),
+    QueryParameter(
+        "status",
+        "Only jobs in this state",
+        {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]},
+    ),
+)
+
+
 def _group_by(*keys: str) -> QueryParameter:
     return QueryParameter("group_by", "How to group", {"type": "string", "enum": list(keys)})
 
@@ -162,6 +184,84 @@ ROUTES: tuple[ApiRoute, ...] = (
         responses={200: JobResponse},
         errors=("not_found",),
         path_parameters={"id": "The job id POST /generations answered."},
+    ),
+    ApiRoute(
+        "POST",
+        "/generations/{id}/cancel",
+        "SubmitFunction",
+        "Cancel a queued or running generation; a canceled one answers the same again",
+        responses={200: JobResponse},
+        # job_finished (409): it already succeeded or failed; the error says its status.
+        errors=("not_found", "job_finished"),
+        path_parameters={"id": "The job id POST /generations answered."},
+    ),
+    ApiRoute(
+        "POST",
+        "/generations/{id}/refine",
+        "SubmitFunction",
+        "A new generation from this one's picture (or its sketch), with its lineage",
+        request=RefineRequest,
+        responses={200: JobResponse, 202: JobResponse},
+        errors=(
+            *BODY_ERRORS,
+            *SKETCH_ERRORS,
+            *REQUEST_ERRORS,
+            "not_found",
+            "not_refinable",
+            "idempotency_conflict",
+            "idempotency_in_progress",
+            "budget_exceeded",
+            "rate_limited",
+        ),
+        headers=(IDEMPOTENCY_KEY,),
+    ),
+    ApiRoute(
+        "GET",
+        "/generations/{id}/lineage",
+        "QueryFunction",
+        "The chain of refinements that led to this generation, its original first",
+        responses={200: LineageResponse},
+        errors=("not_found",),
+    ),
+    ApiRoute(
+        "GET",
+        "/generations",
+        "QueryFunction",
+        "Your generations, newest first, a page at a time",
+        responses={200: JobListResponse},
+        errors=("invalid_input",),
+        query=_HISTORY_QUERY,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/generations/{id}",
+        "SubmitFunction",
+        "Delete a finished generation and the images only it uses",
+        responses={204: None},
+        errors=("not_found", "job_in_progress"),
+    ),
+    ApiRoute(
+        "GET",
+        "/preferences",
+        "QueryFunction",
+        "What your generations get where they leave a field out",
+        responses={200: PreferencesResponse},
+    ),
+    ApiRoute(
+        "PUT",
+        "/preferences",
+        "SubmitFunction",
+        "Change your preferences: the fields sent (null: back to the default)",
+        request=PreferencesRequest,
+        responses={200: PreferencesResponse},
+        errors=(*BODY_ERRORS, "invalid_params", "unknown_provider"),
+    ),
+    ApiRoute(
+        "DELETE",
+        "/preferences",
+        "SubmitFunction",
+        "Forget your preferences: the defaults apply again",
+        responses={200: PreferencesResponse},
     ),
     ApiRoute(
         "GET",
@@ -254,6 +354,12 @@ ROUTES: tuple[ApiRoute, ...] = (
                 "GET",
                 "/replicate/v1/predictions/{id}",
                 "Replicate predictions.get",
+                {"responses": {200: PredictionResponse}},
+            ),
+            (
+                "POST",
+                "/replicate/v1/predictions/{id}/cancel",
+                "Replicate predictions.cancel (a finished one answers as it is)",
                 {"responses": {200: PredictionResponse}},
             ),
             (
@@ -371,7 +477,13 @@ EXAMPLE_SKETCH = (
     "u1vfgp8SvAEIS09skwOIfwAAAABJRU5ErkJggg=="
 )
 _REQUEST_EXAMPLES: Mapping[type[BaseModel], Mapping[str, Any]] = {
-    GenerationRequest: {"sketch": EXAMPLE_SKETCH, "prompt": "a sea turtle, watercolor"},
+    # A new variation each time it is tried: a job that runs (and can be canceled), not the
+    # cached answer of the previous try.
+    GenerationRequest: {
+        "sketch": EXAMPLE_SKETCH,
+        "prompt": "a sea turtle, watercolor",
+        "new_variation": True,
+    },
     EstimateRequest: {"prompt": "a sea turtle", "params": {"width": 512, "height": 512}},
 }
 
@@ -384,6 +496,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
         if route.auth == "key":
             continue
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+    _link_job_routes(paths)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -413,6 +526,26 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+def _link_job_routes(paths: dict[str, dict[str, Any]]) -> None:
+    """Say that the job a submit answers is the ``{id}`` of every ``/generations/{id}...``
+    operation (OpenAPI links), so a client generator, or Schemathesis, can reach them."""
+    submit = paths.get("/generations", {}).get("post")
+    if submit is None:
+        return
+    links = {
+        operation["operationId"]: {
+            "operationId": operation["operationId"],
+            "parameters": {"id": "$response.body#/id"},
+        }
+        for path, item in paths.items()
+        if path.startswith("/generations/{id}")
+        for operation in item.values()
+    }
+    for status in ("200", "202"):
+        if status in submit["responses"]:
+            submit["responses"][status]["links"] = dict(links)
 
 
 def _operation(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -473,12 +606,14 @@ def _operation(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def _responses(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        str(status): {
-            "description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
-            "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
-        }
-        if model is not None
-        else {"description": "Done; no content"}
+        str(status): (
+            {"description": "Done; no content"}
+            if model is None
+            else {
+                "description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
+                "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
+            }
+        )
         for status, model in route.responses.items()
     }
     codes_by_status: dict[int, list[str]] = {}

@@ -25,6 +25,9 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     ├── UnauthorizedError              unauthorized: no or bad token (401)
     ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
+    ├── JobFinishedError               job_finished: cancel of a job that already ended (409)
+    ├── NotRefinableError              not_refinable: no picture to refine (409)
+    ├── JobInProgressError             job_in_progress: deleting a job still queued or running (409)
     ├── ProviderError                  a provider refused or failed
     │   ├── ContentPolicyError         content_policy: final, no failover
     │   ├── RateLimitedError           rate_limited: retry after a pause, or fail over
@@ -32,6 +35,7 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── AuthFailedError            auth_failed: fail over, an admin must fix the key
     │   ├── ProviderUnavailableError   provider_unavailable: retry, fail over
     │   └── ProviderTimeoutError       timeout: retry, fail over
+    ├── JobCanceledError               canceled: the owner canceled it mid-call (never a failure)
     ├── BudgetExceededError            budget_exceeded: the quote does not fit a hard limit (402)
     ├── QuotaExceededError             rate_limited: a per-user quota, with Retry-After (429)
     ├── JobStillRunningError           timeout: a drop-in call waited its longest; the job runs on
@@ -203,6 +207,35 @@ class NotFoundError(SketchbridgeError):
     code = "not_found"
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Check the generation id; you can only see your own generations.",
+    )
+
+
+class JobFinishedError(SketchbridgeError):
+    """A cancel of a job that already succeeded or failed: there is nothing left to stop."""
+
+    code = "job_finished"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Nothing to cancel: the generation has ended; read it with GET /generations/{id}.",
+    )
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        # The status it ended with, in the error object (``ErrorInfo.status``).
+        self.status = status
+
+
+class NotRefinableError(SketchbridgeError):
+    code = "not_refinable"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        'Refine a generation that succeeded, or send "from": "sketch" to start from its sketch.',
+    )
+
+
+class JobInProgressError(SketchbridgeError):
+    code = "job_in_progress"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Wait for the generation to end (or cancel it), then delete it.",
     )
 
 

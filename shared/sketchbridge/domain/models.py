@@ -47,6 +47,16 @@ def has_visible_text(text: str) -> bool:
     )
 
 
+def clean_prompt(prompt: str) -> str:
+    """The prompt stripped, or a ValueError if it shows nothing or holds control characters."""
+    stripped = prompt.strip()
+    if not stripped:
+        raise ValueError("the prompt is empty")
+    if not has_visible_text(stripped):
+        raise ValueError("the prompt has only invisible characters (zero-width, format)")
+    return _without_control_characters(stripped, "prompt")
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -64,12 +74,17 @@ class _Strict(BaseModel):
 
 
 class GenerationParams(_Strict):
-    """Provider-neutral knobs; each provider maps them to its own inputs."""
+    """Provider-neutral knobs; each provider maps them to its own inputs.
+
+    Unset (None) means the provider's own default; a value is held against the provider's
+    range (``GET /providers``), never clamped. These bounds are only the widest any provider
+    takes.
+    """
 
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    steps: int = Field(default=20, ge=1, le=100)
-    strength: float = Field(default=0.75, ge=0.0, le=1.0)
-    guidance_scale: float = Field(default=7.5, ge=0.0, le=30.0)
+    steps: int | None = Field(default=None, ge=1, le=100)
+    strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
     width: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
     height: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
 
@@ -120,6 +135,9 @@ class GenerationRequest(_Strict):
     # Flags (here and above) take true or false only, as the OpenAPI document says: 0 or "no"
     # is a type error, not a guess at what the client meant.
     allow_failover: StrictBool = True
+    # May a non-AI provider (the offline renderer) draw the picture as the failover chain's
+    # last hop when every AI provider failed? The result then says offline_fallback.
+    allow_offline_fallback: StrictBool = False
     # interactive: someone is waiting at the canvas; batch: work that may wait.
     priority: Literal["interactive", "batch"] = "interactive"
     # Several images of the same request at once, each with its own seed.
@@ -143,12 +161,7 @@ class GenerationRequest(_Strict):
     @field_validator("prompt")
     @classmethod
     def _prompt_has_words(cls, prompt: str) -> str:
-        stripped = prompt.strip()
-        if not stripped:
-            raise ValueError("the prompt is empty")
-        if not has_visible_text(stripped):
-            raise ValueError("the prompt has only invisible characters (zero-width, format)")
-        return _without_control_characters(stripped, "prompt")
+        return clean_prompt(prompt)
 
     @field_validator("negative_prompt")
     @classmethod
@@ -181,6 +194,13 @@ class ResultInfo(_Strict):
     reproducible: bool = True
 
 
+class ExcludedProvider(_Strict):
+    """A provider ``auto`` left out of a request, and why."""
+
+    provider: str
+    reason: str
+
+
 class QuoteInfo(_Strict):
     """What a provider was expected to cost and take when the job was accepted."""
 
@@ -188,6 +208,8 @@ class QuoteInfo(_Strict):
     cost_usd: float
     eta_s: float
     eta_p90_s: float
+    # The providers auto left out for this request (parameters out of range, not AI...).
+    excluded: list[ExcludedProvider] = Field(default_factory=list)
 
 
 class HopInfo(_Strict):
@@ -225,20 +247,28 @@ class ErrorInfo(_Strict):
     message: str
     suggestions: list[str] = Field(default_factory=list)
     retryable: bool = False
+    # invalid_params: per parameter refused, the provider and its range.
+    details: dict[str, Any] | None = None
     # budget_exceeded: which budget, what it holds, and when it resets.
     budget: BudgetLimitInfo | None = None
     # rate_limited by a quota: the seconds the Retry-After header says too.
     retry_after_s: int | None = None
+    # job_finished: the status the job ended with (a cancel that came too late).
+    status: JobStatus | None = None
 
 
 class WarningInfo(_Strict):
     """Something the user should know about an accepted job (it runs regardless)."""
 
-    code: Literal["budget_soft_limit"]
+    code: Literal["budget_soft_limit", "parameter_ignored"]
     message: str
-    scope: str
-    period: Literal["day", "month"]
-    limit_usd: float
+    # budget_soft_limit: the budget crossed.
+    scope: str | None = None
+    period: Literal["day", "month"] | None = None
+    limit_usd: float | None = None
+    # parameter_ignored: the parameter set that the provider does not use.
+    parameter: str | None = None
+    provider: str | None = None
 
 
 class JobResponse(_Strict):
@@ -268,6 +298,21 @@ class JobResponse(_Strict):
     seq: int = 0
     # Accepted, but worth knowing: e.g. it takes spending past a budget's soft limit.
     warnings: list[WarningInfo] = Field(default_factory=list)
+    # The parameters as the provider runs (or ran) them, in its own names.
+    params_native: dict[str, int | float] = Field(default_factory=dict)
+    # The picture came from a non-AI provider the request did not name (the offline renderer).
+    offline_fallback: bool = False
+    # Lineage (POST /generations/{id}/refine): the job refined, the first of the chain (its
+    # own id for an original) and how many refinements from it (0 for an original).
+    parent_id: str | None = None
+    root_id: str = Field(default="", validate_default=True)
+    depth: int = 0
+
+    @field_validator("root_id")
+    @classmethod
+    def _root_is_itself_by_default(cls, root_id: str, info: ValidationInfo) -> str:
+        # An answer from before lineage existed names no root: the job is its own.
+        return root_id or str(info.data.get("id", ""))
 
 
 class JobRecord(BaseModel):
@@ -316,6 +361,18 @@ class JobRecord(BaseModel):
     cost_usd: float | None = None
     duration_s: float | None = None
     warnings: list[WarningInfo] = Field(default_factory=list)
+    # What the request set (None: the provider's default), so every hop resolves its own
+    # defaults and re-checks its own ranges; None on a record written before it existed.
+    requested_params: GenerationParams | None = None
+    params_native: dict[str, int | float] = Field(default_factory=dict)
+    allow_offline_fallback: bool = False
+    offline_fallback: bool = False
+    # Lineage of a refinement: the job refined, the chain's first job (None: this one) and
+    # every ancestor, root first, so the chain is read in one batch (services/refine.py).
+    parent_id: str | None = None
+    root_id: str | None = None
+    depth: int = 0
+    ancestor_ids: list[str] = Field(default_factory=list)
 
 
 class CacheRecord(BaseModel):
@@ -357,7 +414,8 @@ class JobMessage(_Strict):
     job_id: str
 
 
-EventType = Literal["status", "progress", "result", "error"]
+# "canceled": the last frame of a job its owner canceled (``status`` "canceled").
+EventType = Literal["status", "progress", "result", "error", "canceled"]
 
 
 class JobEventMessage(BaseModel):
@@ -441,17 +499,27 @@ PolicyName = Literal["cheapest", "fastest", "balanced"]
 
 
 class ParameterRangeResponse(_Strict):
-    """The values a parameter may take: ``min``..``max``, in steps of ``multiple``."""
+    """The values a parameter may take on a provider: ``min``..``max`` (whole numbers when
+    ``integer``, in steps of ``multiple``), its ``default`` there (None: the sketch decides,
+    or a seed is drawn), and the name the provider's own API gives it."""
 
-    min: int
-    max: int
+    min: int | float
+    max: int | float
     multiple: int = 1
+    default: int | float | None = None
+    native_name: str | None = None
+    integer: bool = True
 
 
 class ProviderParametersResponse(_Strict):
+    """Every generic parameter on one provider; None: the provider ignores it."""
+
     width: ParameterRangeResponse
     height: ParameterRangeResponse
-    steps: ParameterRangeResponse
+    steps: ParameterRangeResponse | None
+    strength: ParameterRangeResponse | None = None
+    guidance_scale: ParameterRangeResponse | None = None
+    seed: ParameterRangeResponse | None = None
 
 
 class ProviderQuoteResponse(_Strict):
@@ -484,6 +552,8 @@ class ProviderResponse(_Strict):
     reason: str
     capabilities: ProviderCapabilitiesResponse
     parameters: ProviderParametersResponse
+    # The generic parameters it does not use (a value sent for one is accepted with a warning).
+    ignored: list[str] = Field(default_factory=list)
     # The price model as configured (domain/pricing.py's price_model_to_dict).
     price: dict[str, Any]
     quote: ProviderQuoteResponse
@@ -535,11 +605,112 @@ class EstimatesResponse(_Strict):
     policy: PolicyName
     width: int
     height: int
-    steps: int
+    # The steps asked for; None: each provider's default.
+    steps: int | None
+    # The providers auto left out, and why (parameters out of range, not AI...).
+    excluded: list[ExcludedProvider] = Field(default_factory=list)
 
 
 class ErrorResponse(_Strict):
     error: ErrorInfo
+
+
+# ---------------------------------------------------------------- refine, history, preferences
+
+
+class RefineRequest(_Strict):
+    """Body of ``POST /generations/{id}/refine``: every field optional.
+
+    Left out, a field keeps the refined job's value (prompt, negative prompt, provider, each
+    parameter); ``policy``, the limits and ``cache`` come from the user's preferences or the
+    defaults, as for ``POST /generations``. ``from``: refine the job's result (default) or
+    start again from its original sketch.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    prompt: str | None = Field(default=None, min_length=1, max_length=2000)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    # Only the parameters sent replace the refined job's (``"seed": null`` draws a new one).
+    params: GenerationParams | None = None
+    provider: str | None = Field(default=None, min_length=1, max_length=64)
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_eta_s: float | None = Field(default=None, gt=0)
+    from_: Literal["result", "sketch"] = Field(default="result", alias="from")
+    cache: Literal["use", "refresh", "bypass"] | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, prompt: str | None) -> str | None:
+        return None if prompt is None else clean_prompt(prompt)
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def _negative_prompt_is_text(cls, negative_prompt: str | None) -> str | None:
+        if negative_prompt is None:
+            return None
+        return _without_control_characters(negative_prompt, "negative prompt")
+
+
+class LineageResponse(_Strict):
+    """``GET /generations/{id}/lineage``: the chain of refinements, root first, this job last."""
+
+    items: list[JobResponse]
+
+
+class JobListResponse(_Strict):
+    """``GET /generations``: your generations, newest first, a page at a time."""
+
+    items: list[JobResponse]
+    # Send as ?cursor= for the next page; None on the last page.
+    next_cursor: str | None = None
+
+
+class PreferencesRequest(_Strict):
+    """``PUT /preferences``: only the fields given change; ``null`` puts one back to its default.
+
+    The same names and validation as ``POST /generations``; ``params`` and ``preprocessing``
+    change only the values they name.
+    """
+
+    provider: str | None = Field(default=None, min_length=1, max_length=64)
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_eta_s: float | None = Field(default=None, gt=0)
+    params: GenerationParams | None = None
+    preprocessing: PreprocessingOptions | None = None
+
+
+class PreferencesResponse(_Strict):
+    """``GET /preferences``: what a generation that leaves these fields out gets."""
+
+    provider: str = "auto"
+    policy: Literal["cheapest", "fastest", "balanced"] = "balanced"
+    max_cost_usd: float | None = None
+    max_eta_s: float | None = None
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    preprocessing: PreprocessingOptions = Field(default_factory=PreprocessingOptions)
+    # When they were last saved; None: nothing saved, these are the defaults.
+    updated_at: str | None = None
+
+
+class PreferencesRecord(BaseModel):
+    """A user's saved preferences: only the fields they chose (``params`` and
+    ``preprocessing`` as the values they named), keyed by their ``sub``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: str
+    provider: str | None = None
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = None
+    max_eta_s: float | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    preprocessing: dict[str, Any] = Field(default_factory=dict)
+    updated_at: str
 
 
 # ---------------------------------------------------------------- admin API (/admin/*)

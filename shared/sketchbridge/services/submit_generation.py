@@ -29,6 +29,7 @@ from sketchbridge.domain.models import (
     MAX_SEED,
     CacheRecord,
     ErrorInfo,
+    ExcludedProvider,
     GenerationRequest,
     IdempotencyRecord,
     JobMessage,
@@ -44,10 +45,13 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.cancel_job import run_without_leader
 from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
+from sketchbridge.services.parameter_checks import refuse_unfit_parameters, resolve_on
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.preferences import with_preferences
 from sketchbridge.services.provider_manager import Plan, ProviderManager
 from sketchbridge.services.reservations import (
     admit_request,
@@ -65,6 +69,24 @@ IDEMPOTENT_ABANDONED_AFTER_S = 60
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a refinement comes from (services/refine.py): recorded on its job."""
+
+    parent_id: str
+    root_id: str
+    depth: int
+    ancestor_ids: tuple[str, ...]
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "parent_id": self.parent_id,
+            "root_id": self.root_id,
+            "depth": self.depth,
+            "ancestor_ids": list(self.ancestor_ids),
+        }
+
+
+@dataclass(frozen=True)
 class _Draft:
     """A validated request before any I/O: the canonical sketch and what it asks for."""
 
@@ -72,7 +94,6 @@ class _Draft:
     sketch_sha256: str
     width: int
     height: int
-    steps: int
     model: str | None  # the named provider's model; None for "auto"
     reproducible: bool
 
@@ -83,6 +104,7 @@ def submit_generation(
     user_id: str,
     deps: Dependencies,
     idempotency_key: str | None = None,
+    lineage: Lineage | None = None,
 ) -> JobResponse:
     """Queue a generation (or N variations of it), or answer from the cache.
 
@@ -93,20 +115,27 @@ def submit_generation(
     Before anything is stored or queued, the user's quotas are checked and every
     job that needs a provider has its quote reserved against the budgets
     (services/reservations.py): a request that does not fit leaves nothing behind.
+
+    The user's preferences fill what the request leaves out; ``lineage`` marks a refinement.
     """
+    request = with_preferences(request, user_id=user_id, deps=deps)
     # Validate first: a key is only remembered for a request that can become a job.
     draft = _draft(request, deps, user_id=user_id)
     admit_request(deps, user_id=user_id)
     job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
     group_id = uuid.uuid4().hex if request.variations > 1 else None
     if not idempotency_key:
-        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+        return _submit_all(
+            request, draft, job_ids, group_id, user_id=user_id, deps=deps, lineage=lineage
+        )
     key_id = idempotency_key_id(user_id, idempotency_key)
     earlier = _earlier_submit(request, user_id, key_id, job_ids, group_id, deps)
     if earlier is not None:
         return earlier
     try:
-        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+        return _submit_all(
+            request, draft, job_ids, group_id, user_id=user_id, deps=deps, lineage=lineage
+        )
     except BaseException:
         # A submit that failed (refused by a budget or quota, or broken) has no answer to
         # replay: the key is free for the retry. If even that fails, the key is taken over
@@ -124,6 +153,7 @@ def _submit_all(
     *,
     user_id: str,
     deps: Dependencies,
+    lineage: Lineage | None = None,
 ) -> JobResponse:
     """Reserve every job's quote at once, then store and queue them (or answer from cache)."""
     jobs = [
@@ -135,6 +165,7 @@ def _submit_all(
             user_id=user_id,
             group_id=group_id,
             deps=deps,
+            lineage=lineage,
         )
         for index, job_id in enumerate(job_ids)
     ]
@@ -152,7 +183,7 @@ def _submit_all(
         try:
             responses.append(
                 _launch(
-                    record.model_copy(update={"warnings": warnings}),
+                    record.model_copy(update={"warnings": [*record.warnings, *warnings]}),
                     draft,
                     user_id=user_id,
                     deps=deps,
@@ -199,11 +230,14 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
     """Validate and preprocess. A named provider's model (the one an admin chose, if any:
     one read of the overrides) is part of the fingerprint, so a switch of model is never
     answered with a picture the earlier model drew."""
+    manager = ProviderManager(deps)
     provider = (
         None
         if request.provider == "auto"
-        else ProviderManager(deps).provider(deps.providers.resolve(request.provider).name)
+        else manager.provider(deps.providers.resolve(request.provider).name)
     )
+    # Out of the provider's range: refused here, before anything is stored, never clamped.
+    refuse_unfit_parameters(request, manager)
     decoded = decode_sketch(_sketch_bytes(request, user_id=user_id, deps=deps))
     caps = provider.capabilities if provider else None
     width, height = choose_output_size(
@@ -232,7 +266,6 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
         sketch_sha256=hashlib.sha256(prepared.png).hexdigest(),
         width=width,
         height=height,
-        steps=min(request.params.steps, caps.max_steps) if caps else request.params.steps,
         model=provider.model if provider else None,
         reproducible=caps.seed if caps else True,
     )
@@ -247,21 +280,41 @@ def _prepare(
     user_id: str,
     group_id: str | None,
     deps: Dependencies,
+    lineage: Lineage | None = None,
 ) -> tuple[JobRecord, CacheRecord | None]:
     """The job's record and its cached result, if it may use one; else its plan and quote.
 
     Reads only: nothing is stored until the job's quote is reserved.
     """
     drawn_seed, seed_in_key = seed
+    manager = ProviderManager(deps)
+    # Until a provider is picked, the values the named one would run with.
+    before_plan = (
+        resolve_on(
+            manager, deps.providers.resolve(request.provider).name, request.params, seed=drawn_seed
+        )
+        if request.provider != "auto"
+        else None
+    )
     params = ResolvedParams(
         # A drawn seed is recorded, so every result can be reproduced on request.
-        seed=drawn_seed,
-        steps=draft.steps,
-        strength=request.params.strength,
-        guidance_scale=request.params.guidance_scale,
+        seed=before_plan.seed if before_plan else drawn_seed,
+        steps=before_plan.steps if before_plan else request.params.steps or 20,
+        strength=before_plan.strength if before_plan else _or(request.params.strength, 0.75),
+        guidance_scale=before_plan.guidance_scale
+        if before_plan
+        else _or(request.params.guidance_scale, 7.5),
         width=draft.width,
         height=draft.height,
     )
+    # What the request set (None: the provider's default) goes into the fingerprint: "auto"
+    # with defaults is one request whichever provider answers it.
+    keyed_params = {
+        **request.params.model_dump(include={"steps", "strength", "guidance_scale"}),
+        "width": draft.width,
+        "height": draft.height,
+        "seed": params.seed if seed_in_key else None,
+    }
     now = deps.clock()
     stamp = now.isoformat()
     record = JobRecord(
@@ -286,7 +339,7 @@ def _prepare(
                 # provider is its own request, down to the model.
                 "provider": request.provider,
                 "model": draft.model,
-                "params": {**params.model_dump(), "seed": drawn_seed if seed_in_key else None},
+                "params": keyed_params,
             },
         ),
         created_at=stamp,
@@ -296,7 +349,13 @@ def _prepare(
         reproducible=draft.reproducible,
         priority=request.priority,
         group_id=group_id,
+        requested_params=request.params,
+        allow_offline_fallback=request.allow_offline_fallback,
+        params_native=before_plan.native if before_plan else {},
+        warnings=before_plan.warnings if before_plan else [],
     )
+    if lineage is not None:
+        record = record.model_copy(update=lineage.fields())
 
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
@@ -305,23 +364,44 @@ def _prepare(
         deps.metrics.add(metrics.CACHE_MISSED, 1)
 
     # A miss: the job gets its plan and quote.
-    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps)
+    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps, manager=manager)
+    if plan.parameter_refusal is not None:
+        raise plan.parameter_refusal
     chosen = deps.providers.resolve(plan.order[0])
+    # The values the pick runs with, its defaults filled in, in its own names.
+    on_chosen = resolve_on(manager, chosen.name, request.params, seed=params.seed)
     record = record.model_copy(
         update={
             "provider": chosen.name,
             "model": plan.models.get(chosen.name, chosen.model),
             "reproducible": chosen.capabilities.seed,
             "plan": list(plan.order),
+            "params": params.model_copy(
+                update={
+                    "steps": on_chosen.steps,
+                    "strength": on_chosen.strength,
+                    "guidance_scale": on_chosen.guidance_scale,
+                    "seed": on_chosen.seed,
+                }
+            ),
+            "params_native": on_chosen.native,
+            "warnings": on_chosen.warnings,
             "quote": QuoteInfo(
                 provider=plan.chosen.provider,
                 cost_usd=plan.chosen.cost_usd,
                 eta_s=plan.chosen.eta_s,
                 eta_p90_s=plan.chosen.eta_p90_s,
+                excluded=[
+                    ExcludedProvider(provider=name, reason=reason) for name, reason in plan.excluded
+                ],
             ),
         }
     )
     return record, None
+
+
+def _or(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
 
 
 def _launch(
@@ -363,6 +443,9 @@ def _launch(
                         model=ended.model or "",
                         deps=deps,
                     )
+            elif ended is not None and ended.status is JobStatus.CANCELED:
+                # Canceled as we joined: the work is this job's own (services/cancel_job.py).
+                run_without_leader(follower.id, canceled_leader=ended, deps=deps)
             elif ended is not None and ended.status.is_final and ended.error is not None:
                 deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)
@@ -393,7 +476,12 @@ def _launch(
 
 
 def _plan(
-    request: GenerationRequest, sketch_size: tuple[int, int], *, job_id: str, deps: Dependencies
+    request: GenerationRequest,
+    sketch_size: tuple[int, int],
+    *,
+    job_id: str,
+    deps: Dependencies,
+    manager: ProviderManager | None = None,
 ) -> Plan:
     """The providers to try, in order, with the quote of the first."""
     width, height = choose_output_size(
@@ -404,12 +492,14 @@ def _plan(
         max_side=2048,
         multiple=8,
     )
-    return ProviderManager(deps).plan(
+    return (manager or ProviderManager(deps)).plan(
         RequestNeeds(seed=request.params.seed is not None, width=width, height=height),
         requested=request.provider,
         policy=request.policy,
         steps=request.params.steps,
+        params=request.params,
         allow_failover=request.allow_failover,
+        allow_offline_fallback=request.allow_offline_fallback,
         max_cost_usd=request.max_cost_usd,
         max_eta_s=request.max_eta_s,
         now=deps.clock().timestamp(),
@@ -520,8 +610,10 @@ def _image_spec(provider: ImageProvider | None) -> ProviderImageSpec:
     """
     if provider is None:
         return spec_for("auto")
+    # A provider whose models want different inputs (Replicate's catalog) names the target.
+    target = getattr(provider, "image_target", None)
     try:
-        return spec_for(provider.name)
+        return spec_for(target if isinstance(target, str) else provider.name)
     except KeyError:
         caps = provider.capabilities
         return ProviderImageSpec(
