@@ -40,7 +40,12 @@ ALARMED_PROVIDERS = tuple(name for name in DEFAULT_PROFILES if name != "local")
 # Only failures that are the provider's fault count, exactly those the circuit breaker counts
 # (a content-policy refusal or an out-of-range request says nothing about its health).
 FAULT_CODES = tuple(sorted(PROVIDER_FAULT_CODES))
-WORK_QUEUES = {"JobsQueue": "JobsQueueMaxAgeSeconds", "BatchQueue": "BatchQueueMaxAgeSeconds"}
+WORK_QUEUES = {
+    "JobsQueue": "JobsQueueMaxAgeSeconds",
+    "BatchQueue": "BatchQueueMaxAgeSeconds",
+    # Webhook deliveries of the drop-in predictions (WebhookFunction).
+    "WebhooksQueue": "WebhooksQueueMaxAgeSeconds",
+}
 DEAD_LETTER_QUEUES = ("JobsDeadLetterQueue", "BatchDeadLetterQueue")
 FIVE_MINUTES = 300
 ONE_DAY = 86400
@@ -183,10 +188,14 @@ def _dead_letter_alarm(queue: str) -> dict[str, Any]:
 
 
 def _oldest_message_alarm(queue: str, parameter: str) -> dict[str, Any]:
+    drained_by = (
+        "webhooks are queued faster than WebhookFunction delivers them, or it is failing."
+        if queue == "WebhooksQueue"
+        else "jobs are queued faster than the processor drains them, or it is failing."
+    )
     return _alarm(
         f"{queue}-oldest-message-age",
-        f"The oldest message in {queue} has waited longer than {parameter}: jobs are queued "
-        "faster than the processor drains them, or it is failing.",
+        f"The oldest message in {queue} has waited longer than {parameter}: {drained_by}",
         threshold={"Ref": parameter},
         comparison="GreaterThanThreshold",
         Namespace="AWS/SQS",

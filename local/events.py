@@ -183,6 +183,31 @@ def http_api_event(
     return event
 
 
+def authorizer_event(
+    http_event: Mapping[str, Any], identity_headers: Sequence[str]
+) -> dict[str, Any]:
+    """What a REQUEST authorizer (payload 2.0) receives for ``http_event``: the request
+    without its body, its identity source's values and the route's ARN."""
+    context = http_event["requestContext"]
+    headers = http_event.get("headers", {})
+    method, _, path = str(http_event["routeKey"]).partition(" ")
+    event = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{context['apiId']}/"
+            f"{context['stage']}/{method}{path}"
+        ),
+        "identitySource": [headers.get(name, "") for name in identity_headers],
+        **{
+            key: value
+            for key, value in http_event.items()
+            if key not in ("body", "isBase64Encoded", "version")
+        },
+    }
+    return event
+
+
 def _joined_query_parameters(raw_query_string: str) -> dict[str, str]:
     """Repeated parameters are joined with commas, as API Gateway does for payload 2.0."""
     joined: dict[str, str] = {}

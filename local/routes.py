@@ -33,6 +33,10 @@ class HttpRoute:
     requires_jwt: bool
     scopes: tuple[str, ...] = ()
     requires_iam: bool = False
+    # A Lambda (REQUEST) authorizer: the function API Gateway runs before the route's, and
+    # the headers its identity source names (a request without one is 401 unasked).
+    authorizer_function: str | None = None
+    identity_headers: tuple[str, ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -172,6 +176,11 @@ def _openapi_routes(body: Mapping[str, Any], functions: set[str]) -> Iterable[Ht
         for name, scheme in schemes.items()
         if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"
     }
+    lambda_authorizers = {
+        name: authorizer
+        for name, scheme in schemes.items()
+        if (authorizer := scheme.get("x-amazon-apigateway-authorizer", {})).get("type") == "request"
+    }
     default_security = body.get("security", [])
     for path, operations in body["paths"].items():
         for key, operation in operations.items():
@@ -192,6 +201,15 @@ def _openapi_routes(body: Mapping[str, Any], functions: set[str]) -> Iterable[Ht
                 for name, scopes in requirement.items()
                 if name in jwt_schemes
             ]
+            lambda_authorizer = next(
+                (
+                    lambda_authorizers[name]
+                    for r in security
+                    for name in r
+                    if name in lambda_authorizers
+                ),
+                None,
+            )
             yield HttpRoute(
                 method=method,
                 path=path,
@@ -199,7 +217,26 @@ def _openapi_routes(body: Mapping[str, Any], functions: set[str]) -> Iterable[Ht
                 requires_jwt=bool(jwt_requirements),
                 scopes=tuple(scope for scopes in jwt_requirements for scope in scopes),
                 requires_iam=any(name in iam_schemes for r in security for name in r),
+                authorizer_function=None
+                if lambda_authorizer is None
+                else _first_function(
+                    referenced_logical_ids(lambda_authorizer.get("authorizerUri")), functions
+                ),
+                identity_headers=()
+                if lambda_authorizer is None
+                else _identity_headers(lambda_authorizer.get("identitySource")),
             )
+
+
+def _identity_headers(identity_source: Any) -> tuple[str, ...]:
+    """`$request.header.Authorization` (a string or a list of them) → ("authorization",)."""
+    sources = [identity_source] if isinstance(identity_source, str) else identity_source or []
+    prefix = "$request.header."
+    return tuple(
+        source[len(prefix) :].lower()
+        for source in sources
+        if isinstance(source, str) and source.startswith(prefix)
+    )
 
 
 def _function_behind(

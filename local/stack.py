@@ -185,6 +185,8 @@ class LocalStack:
         environment = handler_environment(provisioned, aws_endpoint_url)
         # Functions that invoke other functions (Submit → OCR) reach them on the Invoke port.
         environment["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
+        # Webhook receivers and image servers of a laptop or a test listen on 127.0.0.1.
+        environment["ALLOW_PRIVATE_URLS"] = "true"
         if self.standins is not None:
             environment.update(self.standins.environment())
         self._apply_environ(environment)
@@ -280,6 +282,10 @@ def _forget_cold_start() -> None:
 
     bootstrap.dependencies.cache_clear()
     bootstrap.token_verifier.cache_clear()
+    bootstrap.api_keys.cache_clear()
+    bootstrap.webhook_queue.cache_clear()
+    bootstrap.image_fetcher.cache_clear()
+    bootstrap.webhook_sender.cache_clear()
     settings.current_settings.cache_clear()
 
 
@@ -427,6 +433,8 @@ def _banner(stack: LocalStack) -> str:
             "Sketchbridge local stack",
             f"  web page        {stack.api_url}/",
             f"  HTTP API        {stack.api_url}",
+            f"  OpenAI SDK      base_url={stack.api_url}/openai/v1  (key: POST /keys)",
+            f"  Replicate SDK   base_url={stack.api_url}/replicate",
             f"  WebSocket       {stack.ws_url}?token=<jwt>",
             f"  emulated AWS    {stack.aws_endpoint_url}",
             f"  Lambda Invoke   {stack.lambda_url}  (loopback tools only, e.g. HealthFunction)",

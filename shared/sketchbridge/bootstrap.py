@@ -16,8 +16,11 @@ from sketchbridge.aws.metrics import METRICS
 from sketchbridge.settings import current_settings
 
 if TYPE_CHECKING:
+    from sketchbridge.api.outbound import HttpImageFetcher, HttpWebhookSender
     from sketchbridge.auth import JwksTokenVerifier
+    from sketchbridge.aws.dynamo_keys import DynamoApiKeyStore
     from sketchbridge.aws.sqs_queue import SqsRedelivery
+    from sketchbridge.aws.sqs_webhooks import SqsWebhookQueue
     from sketchbridge.services.ports import Dependencies
 
 # Handlers flush the metrics a use case recorded with ``@metrics.log_metrics``.
@@ -48,3 +51,38 @@ def redelivery() -> SqsRedelivery:
 
     settings = current_settings()
     return SqsRedelivery(client("sqs"), [settings.jobs_queue_url, settings.batch_queue_url])
+
+
+@lru_cache(maxsize=1)
+def api_keys() -> DynamoApiKeyStore:
+    """The keys table: the drop-in routes' keys and their jobs' webhooks."""
+    from sketchbridge.aws.clients import client
+    from sketchbridge.aws.dynamo_keys import DynamoApiKeyStore
+
+    return DynamoApiKeyStore(client("dynamodb"), current_settings().keys_table)
+
+
+@lru_cache(maxsize=1)
+def webhook_queue() -> SqsWebhookQueue | None:
+    """Where webhook deliveries are queued; None when the deployment has no webhooks queue."""
+    from sketchbridge.aws.clients import client
+    from sketchbridge.aws.sqs_webhooks import SqsWebhookQueue
+
+    url = current_settings().webhooks_queue_url
+    return SqsWebhookQueue(client("sqs"), url) if url else None
+
+
+@lru_cache(maxsize=1)
+def image_fetcher() -> HttpImageFetcher:
+    """Fetches a Replicate prediction's image URL (public https only on AWS)."""
+    from sketchbridge.api.outbound import HttpImageFetcher
+
+    return HttpImageFetcher(allow_private_hosts=current_settings().allow_private_urls)
+
+
+@lru_cache(maxsize=1)
+def webhook_sender() -> HttpWebhookSender:
+    """POSTs webhooks (public https only on AWS)."""
+    from sketchbridge.api.outbound import HttpWebhookSender
+
+    return HttpWebhookSender(allow_private_hosts=current_settings().allow_private_urls)

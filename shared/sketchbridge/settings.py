@@ -26,6 +26,13 @@ class Settings(BaseModel):
     budgets_table: str = Field(alias="BUDGETS_TABLE")
     # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    # API keys for the drop-in routes (hashed) and the webhooks of their jobs.
+    keys_table: str = Field(default="", alias="KEYS_TABLE")
+    # Where job frames for Replicate-style webhooks go; empty: no webhooks are delivered.
+    webhooks_queue_url: str = Field(default="", alias="WEBHOOKS_QUEUE_URL")
+    # Lets webhooks and fetched image URLs reach loopback and private addresses (and plain
+    # http): the local stack only.
+    allow_private_urls: bool = Field(default=False, alias="ALLOW_PRIVATE_URLS")
     # Each user's preferences (PUT /preferences), keyed by their sub.
     preferences_table: str = Field(alias="PREFERENCES_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")

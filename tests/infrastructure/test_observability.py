@@ -366,7 +366,7 @@ def test_only_the_functions_that_alert_admins_may_publish_to_the_topic(
         if "ALERTS_TOPIC_ARN" in function["Properties"].get("Environment", {}).get("Variables", {})
     }
 
-    assert publishers == told == {"SubmitFunction", "ProcessorFunction"}
+    assert publishers == told == {"SubmitFunction", "ProcessorFunction", "DropinFunction"}
 
 
 def test_budget_and_quota_defaults_reach_the_functions_from_the_parameters(

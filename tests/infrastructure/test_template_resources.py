@@ -21,15 +21,20 @@ DOCUMENTED_FUNCTIONS = {
     "DeadLetterFunction": "functions/deadletter/",
     "SweepFunction": "functions/sweep/",
     "AdminFunction": "functions/admin/",
+    "KeysFunction": "functions/keys/",
+    "KeyAuthorizerFunction": "functions/key_authorizer/",
+    "DropinFunction": "functions/dropin/",
+    "WebhookFunction": "functions/webhooks/",
 }
 # Runs the OCR model on its own runtime and dependencies, without the sketchbridge layers
 # (docs/preprocessing.md); every other function runs sketchbridge on python3.11.
 OCR_FUNCTION = "OcrFunction"
 # Variables only the function that reads them gets: everything else is in Globals.
 FUNCTION_SCOPED_VARIABLES = {
-    "OCR_FUNCTION_NAME": {"SubmitFunction"},
+    # The drop-in routes submit the same jobs as POST /generations, so they need what it needs.
+    "OCR_FUNCTION_NAME": {"SubmitFunction", "DropinFunction"},
     # Only the functions with the right to publish to the alerts topic learn its ARN.
-    "ALERTS_TOPIC_ARN": {"SubmitFunction", "ProcessorFunction"},
+    "ALERTS_TOPIC_ARN": {"SubmitFunction", "ProcessorFunction", "DropinFunction"},
 }
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
@@ -48,6 +53,20 @@ DOCUMENTED_HTTP_ROUTES = {
     ("GET", "/generations"): "QueryFunction",
     ("GET", "/generations/{id}/lineage"): "QueryFunction",
     ("GET", "/preferences"): "QueryFunction",
+    ("POST", "/keys"): "KeysFunction",
+    ("GET", "/keys"): "KeysFunction",
+    ("DELETE", "/keys/{id}"): "KeysFunction",
+}
+# Opened by a Sketchbridge API key through the KeyAuthorizer, never by a JWT (issue 15).
+DOCUMENTED_DROPIN_ROUTES = {
+    ("POST", "/openai/v1/images/edits"): "DropinFunction",
+    ("POST", "/openai/v1/images/generations"): "DropinFunction",
+    ("POST", "/replicate/v1/predictions"): "DropinFunction",
+    ("POST", "/replicate/v1/models/{owner}/{name}/predictions"): "DropinFunction",
+    ("GET", "/replicate/v1/predictions/{id}"): "DropinFunction",
+    ("POST", "/replicate/v1/predictions/{id}/cancel"): "DropinFunction",
+    ("POST", "/replicate/v1/files"): "DropinFunction",
+    ("GET", "/replicate/v1/webhooks/default/secret"): "DropinFunction",
 }
 # Signed with SigV4 by an IAM principal (AWS_IAM), never opened by a user's JWT.
 DOCUMENTED_ADMIN_ROUTES = {
@@ -334,6 +353,7 @@ def test_only_the_functions_that_bill_or_report_reach_the_ledger(
     reaching = {name: ledger_policies(f) for name, f in functions.items() if ledger_policies(f)}
     assert reaching == {
         "SubmitFunction": {"DynamoDBCrudPolicy"},  # a cache hit's entry
+        "DropinFunction": {"DynamoDBCrudPolicy"},  # the same, for the drop-in routes' jobs
         "ProcessorFunction": {"DynamoDBCrudPolicy"},  # every billed call's entry
         "QueryFunction": {"DynamoDBReadPolicy"},  # GET /usage
         "AdminFunction": {"DynamoDBReadPolicy"},  # GET /admin/usage
@@ -397,7 +417,10 @@ def test_only_submit_may_invoke_the_ocr_function_which_may_reach_nothing(
             for statement in policy.get("Statement", [])
         )
 
-    assert {name for name, f in functions.items() if invokes_ocr(f)} == {"SubmitFunction"}
+    assert {name for name, f in functions.items() if invokes_ocr(f)} == {
+        "SubmitFunction",
+        "DropinFunction",
+    }
     # It only reads the image in its event: the basic execution role (logs, traces) is all.
     assert not functions[OCR_FUNCTION]["Properties"].get("Policies")
     submit_environment = functions["SubmitFunction"]["Properties"]["Environment"]["Variables"]
@@ -489,13 +512,22 @@ def test_http_routes_reach_the_documented_functions_behind_their_authorizers(
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "HttpApi"
     }
-    assert routes == DOCUMENTED_HTTP_ROUTES | DOCUMENTED_ADMIN_ROUTES
+    assert routes == DOCUMENTED_HTTP_ROUTES | DOCUMENTED_ADMIN_ROUTES | DOCUMENTED_DROPIN_ROUTES
 
     auth = resources["HttpApi"]["Properties"]["Auth"]
     default = auth["Authorizers"][auth["DefaultAuthorizer"]]
     assert default["IdentitySource"] == "$request.header.Authorization"
     assert set(default["JwtConfiguration"]) == {"issuer", "audience"}
     assert auth["EnableIamAuthorizer"] is True
+    from sketchbridge.services.api_keys import KEY_AUTHORIZER_CACHE_SECONDS
+
+    keys = auth["Authorizers"]["KeyAuthorizer"]
+    assert keys["FunctionArn"] == {"Fn::GetAtt": ["KeyAuthorizerFunction", "Arn"]}
+    assert keys["Identity"] == {
+        "Headers": ["Authorization"],
+        # What the README promises: a revoked key is refused within this time.
+        "ReauthorizeEvery": KEY_AUTHORIZER_CACHE_SECONDS,
+    }
     for function in functions.values():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] != "HttpApi":
@@ -504,6 +536,8 @@ def test_http_routes_reach_the_documented_functions_behind_their_authorizers(
             if route in DOCUMENTED_ADMIN_ROUTES:
                 # IAM only: a user's token must never open an admin route.
                 assert event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"}, route
+            elif route in DOCUMENTED_DROPIN_ROUTES:
+                assert event["Properties"]["Auth"] == {"Authorizer": "KeyAuthorizer"}, route
             else:
                 assert "Auth" not in event["Properties"], "a route must not opt out of auth"
 

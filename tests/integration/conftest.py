@@ -137,6 +137,8 @@ def _clear_cold_start() -> None:
     """Forget the dependencies a previous 'cold start' built from another environment."""
     bootstrap.dependencies.cache_clear()
     bootstrap.token_verifier.cache_clear()
+    bootstrap.api_keys.cache_clear()
+    bootstrap.webhook_queue.cache_clear()
     settings.current_settings.cache_clear()
 
 

@@ -50,6 +50,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "job_in_progress": 409,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
+    # A synchronous drop-in call (OpenAI images) whose job its owner canceled meanwhile.
+    "canceled": 409,
     "job_finished": 409,
     "content_policy": 422,
     "budget_exceeded": 402,

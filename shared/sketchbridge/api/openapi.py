@@ -17,6 +17,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sketchbridge.api.http import MAX_IDEMPOTENCY_KEY_CHARS, STATUS_BY_CODE
+from sketchbridge.api.openai_compat import OpenAIImagesResponse
+from sketchbridge.api.replicate_compat import (
+    PredictionRequest,
+    PredictionResponse,
+    ReplicateFileResponse,
+    WebhookSecretResponse,
+)
+from sketchbridge.domain.api_keys import CreatedKeyResponse, KeyCreateRequest, KeysResponse
 from sketchbridge.domain.models import (
     AdminHealthResponse,
     BudgetRequest,
@@ -83,8 +91,10 @@ class ApiRoute:
     headers: tuple[HeaderParameter, ...] = ()
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     query: tuple[QueryParameter, ...] = ()
-    # jwt: the HTTP API's JWT authorizer; iam: SigV4 (the /admin/* routes).
-    auth: Literal["jwt", "iam"] = "jwt"
+    # jwt: the HTTP API's JWT authorizer; iam: SigV4 (the /admin/* routes); key: a
+    # Sketchbridge API key through the KeyAuthorizer (the drop-in routes, which speak OpenAI's
+    # and Replicate's protocols: their document is theirs, so they stay out of ours).
+    auth: Literal["jwt", "iam", "key"] = "jwt"
 
 
 IDEMPOTENCY_KEY = HeaderParameter(
@@ -294,6 +304,78 @@ ROUTES: tuple[ApiRoute, ...] = (
         errors=("invalid_params",),
         query=(USAGE_FROM, USAGE_TO, _group_by("provider", "day", "month")),
     ),
+    ApiRoute(
+        "POST",
+        "/keys",
+        "KeysFunction",
+        "Create an API key for the drop-in routes; the key is shown this once",
+        request=KeyCreateRequest,
+        responses={201: CreatedKeyResponse},
+        errors=BODY_ERRORS,
+    ),
+    ApiRoute("GET", "/keys", "KeysFunction", "Your API keys, without secrets", {200: KeysResponse}),
+    ApiRoute(
+        "DELETE",
+        "/keys/{id}",
+        "KeysFunction",
+        "Revoke a key (refused within the authorizer's cache time, 60 s)",
+        responses={204: None},
+        errors=("not_found",),
+        path_parameters={"id": "The key's id, as GET /keys lists it."},
+    ),
+    *(
+        ApiRoute(method, path, "DropinFunction", summary, auth="key", **details)
+        for method, path, summary, details in (
+            (
+                "POST",
+                "/openai/v1/images/edits",
+                "OpenAI images.edit (multipart; stream=true: server-sent events)",
+                {"responses": {200: OpenAIImagesResponse}},
+            ),
+            (
+                "POST",
+                "/openai/v1/images/generations",
+                "OpenAI images.generate, the sketch as image (a data URL)",
+                {"responses": {200: OpenAIImagesResponse}},
+            ),
+            (
+                "POST",
+                "/replicate/v1/predictions",
+                "Replicate predictions.create (version or model: sketchbridge/<provider>)",
+                {"request": PredictionRequest, "responses": {201: PredictionResponse}},
+            ),
+            (
+                "POST",
+                "/replicate/v1/models/{owner}/{name}/predictions",
+                "Replicate models.predictions.create (Prefer: wait)",
+                {"request": PredictionRequest, "responses": {201: PredictionResponse}},
+            ),
+            (
+                "GET",
+                "/replicate/v1/predictions/{id}",
+                "Replicate predictions.get",
+                {"responses": {200: PredictionResponse}},
+            ),
+            (
+                "POST",
+                "/replicate/v1/predictions/{id}/cancel",
+                "Replicate predictions.cancel (a finished one answers as it is)",
+                {"responses": {200: PredictionResponse}},
+            ),
+            (
+                "POST",
+                "/replicate/v1/files",
+                "Replicate files.create (multipart content), for file inputs",
+                {"responses": {201: ReplicateFileResponse}},
+            ),
+            (
+                "GET",
+                "/replicate/v1/webhooks/default/secret",
+                "Replicate webhooks.default.secret: this key's signing secret",
+                {"responses": {200: WebhookSecretResponse}},
+            ),
+        )
+    ),
     *(
         ApiRoute(method, path, "AdminFunction", summary, auth="iam", **details)
         for method, path, summary, details in (
@@ -411,6 +493,8 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
+        if route.auth == "key":
+            continue
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
     _link_job_routes(paths)
     document: dict[str, Any] = {

@@ -26,8 +26,10 @@ from sketchbridge.aws.s3_objects import S3ObjectStore
 from sketchbridge.aws.secrets import ProviderKeys
 from sketchbridge.aws.sns_alerts import SnsAdminAlerts
 from sketchbridge.aws.sqs_queue import SqsJobQueue, SqsQueueBacklogs, SqsQueueDepth
+from sketchbridge.aws.sqs_webhooks import SqsWebhookQueue
 from sketchbridge.domain.circuit_breaker import BreakerPolicy
-from sketchbridge.services.ports import AdminAlerts, Dependencies, NoAlerts
+from sketchbridge.services.ports import AdminAlerts, ConnectionPusher, Dependencies, NoAlerts
+from sketchbridge.services.webhooks import WebhookPusher
 from sketchbridge.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,6 +55,12 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         else NoAlerts()
     )
     connections = DynamoConnectionStore(dynamodb, settings.connections_table)
+    pusher: ConnectionPusher = ApiGatewayPusher(
+        lazy_client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
+    )
+    if settings.webhooks_queue_url:
+        # Replicate-style webhooks subscribe like WebSocket clients; their frames go to SQS.
+        pusher = WebhookPusher(pusher, SqsWebhookQueue(sqs, settings.webhooks_queue_url))
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         history=DynamoJobHistory(dynamodb, settings.jobs_table),
@@ -88,9 +96,7 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
         text_detector=_lazy_text_detector(settings.ocr_function_name)
         if settings.ocr_function_name
         else None,
-        pusher=ApiGatewayPusher(
-            lazy_client("apigatewaymanagementapi", endpoint_url=settings.websocket_management_url)
-        ),
+        pusher=pusher,
         providers=_lazy_registry(settings.provider_names, keys, environ),
         result_url_ttl_seconds=settings.result_url_ttl_seconds,
         job_ttl_days=settings.job_ttl_days,

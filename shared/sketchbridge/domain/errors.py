@@ -38,6 +38,7 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     ├── JobCanceledError               canceled: the owner canceled it mid-call (never a failure)
     ├── BudgetExceededError            budget_exceeded: the quote does not fit a hard limit (402)
     ├── QuotaExceededError             rate_limited: a per-user quota, with Retry-After (429)
+    ├── JobStillRunningError           timeout: a drop-in call waited its longest; the job runs on
     └── InternalError                  internal: a bug or an outage of ours
 """
 
@@ -374,4 +375,15 @@ class InternalError(SketchbridgeError):
     retryable = True
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Try again; if it keeps failing, tell us the generation id.",
+    )
+
+
+class JobStillRunningError(SketchbridgeError):
+    """A synchronous drop-in call (OpenAI images) waited as long as the API allows; the job
+    runs on, and the same request again follows it instead of paying twice."""
+
+    code = "timeout"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Send the same request again: it follows the running job rather than starting another.",
     )
