@@ -120,12 +120,17 @@ export class Controls {
     return this.estimates ? this.estimates.estimates.find((e) => e.provider === name) || null : null;
   }
 
-  // Why a provider cannot take this request now; "" when it can.
+  // Why a provider cannot take any request now (it is down); "" when it can.
   unavailableReason(provider) {
+    return provider.status === "down" ? `down: ${provider.reason || "not answering"}` : "";
+  }
+
+  // Why auto would leave a provider out of this request (size, limits); "" when it would not.
+  // Chosen explicitly it may still take the job (submit fits the sketch to its sizes).
+  skippedReason(provider) {
     const estimate = this.estimateFor(provider.name);
-    if (provider.status === "down") return `down: ${provider.reason || "not answering"}`;
-    if (estimate && !estimate.eligible) return (estimate.reasons || []).join("; ") || "cannot take this request";
-    return "";
+    if (!estimate || estimate.eligible) return "";
+    return (estimate.reasons || []).join("; ") || "does not fit this request";
   }
 
   optionLabel(provider) {
@@ -138,6 +143,8 @@ export class Controls {
     } else {
       if (quote) parts.push(`${money(quote.cost_usd)}, ~${seconds(quote.eta_s)}`);
       if (provider.status !== "healthy") parts.push(`${provider.status}${provider.reason ? `: ${provider.reason}` : ""}`);
+      const skipped = this.skippedReason(provider);
+      if (skipped) parts.push(`auto skips it: ${skipped}`);
     }
     if (!provider.is_ai) parts.push("not AI");
     return parts.join(" — ");
@@ -170,9 +177,12 @@ export class Controls {
       const quote = estimate || provider.quote;
       const row = document.createElement("tr");
       row.dataset.provider = provider.name;
+      const unavailable = this.unavailableReason(provider);
+      const skipped = this.skippedReason(provider);
       const cells = [
         provider.name + (provider.name === pick ? " (auto's pick)" : ""),
-        provider.status + (provider.reason && provider.status !== "healthy" ? `: ${provider.reason}` : ""),
+        provider.status + (provider.reason && provider.status !== "healthy" ? `: ${provider.reason}` : "")
+          + (skipped && !unavailable ? `; auto skips it: ${skipped}` : ""),
         quote ? money(quote.cost_usd) : "–",
         quote ? `~${seconds(quote.eta_s)}` : "–",
       ];
@@ -183,7 +193,6 @@ export class Controls {
         if (index === 1) cell.className = `health ${provider.status}`;
         row.append(cell);
       }
-      const unavailable = this.unavailableReason(provider);
       if (unavailable) row.classList.add("unavailable");
       body.append(row);
     }
@@ -213,6 +222,14 @@ export class Controls {
         this.showSliderValue(name);
         continue;
       }
+      if (range.min === range.max) {
+        // Nothing to choose: the provider runs one fixed value.
+        input.disabled = true;
+        input.min = input.max = input.value = String(range.min);
+        hint.textContent = `${provider.name} always uses ${format(range.min, range)}.`;
+        this.showSliderValue(name);
+        continue;
+      }
       input.disabled = false;
       input.min = String(range.min);
       input.max = String(range.max);
@@ -235,7 +252,9 @@ export class Controls {
 
   showSliderValue(name) {
     const input = this.el.sliders[name];
-    this.el.values[name].textContent = input.disabled ? "ignored" : input.value;
+    const fixed = input.disabled && input.min === input.max && this.chosenProvider() !== null
+      && rangeOf(this.chosenProvider(), name) !== null;
+    this.el.values[name].textContent = input.disabled && !fixed ? "ignored" : input.value;
   }
 
   // The parameters to send: those set by hand (and still used by the provider), and the seed.
@@ -295,9 +314,10 @@ export class Controls {
 
   // Alternatives to offer after a failure on `failed`: providers that could take the request.
   alternativesTo(failed) {
-    return this.providers
-      .filter((p) => p.name !== failed && p.is_ai && !this.unavailableReason(p))
-      .map((p) => p.name);
+    const candidates = this.providers.filter((p) => p.name !== failed && p.is_ai && !this.unavailableReason(p));
+    // Those that fit this request as it stands first.
+    const fits = (p) => (this.skippedReason(p) ? 1 : 0);
+    return candidates.sort((a, b) => fits(a) - fits(b)).map((p) => p.name);
   }
 }
 
