@@ -55,8 +55,7 @@ def take(stack: StackProcess, out: Path) -> None:
         # A job that takes its time, caught while it renders.
         script(stack, "replicate", [{"outcome": "slow_start", "s": 3}])
         generate(page, "replicate", PROMPT)
-        expect(page.locator("#progress-area")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-        page.wait_for_timeout(1500)
+        expect(page.locator("#progress-text")).to_contain_text("step", timeout=JOB_TIMEOUT_MS)
         _shoot(page, out, "rendering")
         expect(page.get_by_role("region", name="Result")).to_be_visible(timeout=JOB_TIMEOUT_MS)
         page.wait_for_timeout(500)

@@ -111,6 +111,7 @@ function setBusy(busy) {
 async function runJob(submit) {
   if (running) return;
   hideError();
+  hideResult();
   setBusy(true);
   progress.reset();
   const startedAt = performance.now();

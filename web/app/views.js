@@ -61,7 +61,10 @@ export class ProgressView {
     if (this.step != null && this.totalSteps) parts.push(`step ${this.step} of ${this.totalSteps}`);
     parts.push(event.status + (this.provider ? ` on ${this.provider}` : ""));
     $("progress-text").textContent = parts.join(" · ");
-    if (event.message && event.type === "status") this.detail(event.message);
+    // A status message says more than "running on X" only on a retry, a hop or a wait.
+    if (event.message && event.type === "status" && !/^(queued|running) on \S+$/.test(event.message)) {
+      this.detail(event.message);
+    }
     if (event.retry_in_s != null) this.detail(`${event.message || "Waiting"} (next try in ${event.retry_in_s} s)`);
     if (event.preview_url) this.preview(event.preview_url, this.step);
     this.note(`${event.type}: ${event.message || parts.join(" ")}`);
