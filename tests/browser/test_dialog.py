@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from local.stack import StackProcess
+from sketchbridge import cli
 from tests.browser.support.driving import (
     JOB_TIMEOUT_MS,
     axe_violations,
@@ -154,6 +156,30 @@ def test_a_safety_refusal_shows_suggestions_and_retries_on_another_provider(
     expect(page.get_by_label("Provider", exact=True)).to_have_value("replicate")
     assert "replicate" in page.locator("#result-facts").inner_text()
     expect(error).to_be_hidden()
+
+
+def _admin(stack: StackProcess, *arguments: str) -> None:
+    """`sketchbridge admin ...` against the stack (SigV4 with its dummy admin key)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["admin", *arguments, "--stack-file", str(stack.state_file)], stdout=out, stderr=err
+    )
+    assert code == cli.EXIT_OK, err.getvalue()
+
+
+def test_a_refused_budget_says_when_it_resets(page: Page, browser_stack: StackProcess) -> None:
+    _admin(browser_stack, "budgets", "set", "user:dev-user", "--period", "day", "--hard", "0.01")
+    try:
+        draw_strokes(page)
+        generate(page, "replicate", "a lighthouse")
+
+        error = page.get_by_role("alert")
+        expect(error).to_contain_text("budget_exceeded", timeout=JOB_TIMEOUT_MS)
+        # The pinned calendar's next UTC midnight, as the API's resets_at names it.
+        expect(error).to_contain_text("daily budget resets at")
+        expect(error).to_contain_text("T00:00:00")
+    finally:
+        _admin(browser_stack, "budgets", "delete", "user:dev-user", "--period", "day")
 
 
 def test_the_page_works_from_the_keyboard_alone(page: Page) -> None:

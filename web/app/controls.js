@@ -128,6 +128,8 @@ export class Controls {
   // Why auto would leave a provider out of this request (size, limits); "" when it would not.
   // Chosen explicitly it may still take the job (submit fits the sketch to its sizes).
   skippedReason(provider) {
+    const excluded = ((this.estimates && this.estimates.excluded) || []).find((e) => e.provider === provider.name);
+    if (excluded) return excluded.reason;
     const estimate = this.estimateFor(provider.name);
     if (!estimate || estimate.eligible) return "";
     return (estimate.reasons || []).join("; ") || "does not fit this request";

@@ -106,7 +106,8 @@ export function showResult(job, { elapsedSeconds = null } = {}) {
   for (const [term, value] of facts) {
     list.append(element("dt", { textContent: term }), element("dd", { textContent: value }));
   }
-  $("result-hops").textContent = hopsInWords(job.hops);
+  const lineage = job.parent_id ? `Refined from an earlier image (${job.depth} step${job.depth === 1 ? "" : "s"} from the original). ` : "";
+  $("result-hops").textContent = lineage + hopsInWords(job.hops);
   $("result-link").href = result.url;
   $("result").hidden = false;
 }
