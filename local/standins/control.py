@@ -15,6 +15,7 @@ An outcome is one of
     {"outcome": "moderation"}       the provider's own safety refusal
     {"outcome": "slow_start", "s": N}  accept, then make no progress for N seconds
     {"outcome": "aborted"}          the provider gives up on the job midway
+    {"outcome": "slow", "s_per_step": N}  run, each step taking N seconds (Replicate)
     {"outcome": "ok"}               answer normally
 
 Only requests that would start (and bill) a generation consume an outcome;
@@ -62,6 +63,8 @@ def validate_outcome(outcome: Any) -> dict[str, Any]:
     if kind in ("moderation", "aborted", "ok"):
         return outcome
     if kind == "slow_start" and isinstance(outcome.get("s"), int | float):
+        return outcome
+    if kind == "slow" and isinstance(outcome.get("s_per_step"), int | float):
         return outcome
     raise ScriptError(f"unknown outcome {outcome!r}")
 

@@ -1,7 +1,9 @@
 """A stand-in for Replicate's HTTP API, close enough that the ``replicate`` SDK runs unchanged.
 
 Point the SDK here with ``REPLICATE_BASE_URL=http://127.0.0.1:<port>`` (the host root: the
-SDK's paths start with ``/v1``). It plays one model family, FLUX.1 Canny [dev]:
+SDK's paths start with ``/v1``). It plays the models of ``replicate_models.py``, each with
+its own input schema: FLUX.1 Canny [dev] (official, by name) and ControlNet scribble
+(``jagilley/controlnet-scribble``, by version, also as ``owner/name:version``):
 
     POST /v1/models/{owner}/{name}/predictions   {"input": {...}}              201 prediction
     POST /v1/predictions                         {"version", "input": {...}}   201 prediction
@@ -20,11 +22,12 @@ SDK's paths start with ``/v1``). It plays one model family, FLUX.1 Canny [dev]:
          (``../shared/providers/replicate-examples/``), 429s with ``retry_after`` in the body
 
 The contract is ``../shared/providers/replicate.md``. A prediction is rendered by the local
-renderer in a background thread, ``num_inference_steps`` steps, each adding a tqdm line to
-the logs as the model's would. A prediction created with ``Prefer: wait`` that finishes while
-held is answered ``processing`` with its output already a ``data:`` URL, as recorded
-(example 02); otherwise the output is a URL on this stand-in (real outputs live on
-``replicate.delivery``), which wants the same ``Authorization`` header.
+renderer in a background thread, the model's steps (``num_inference_steps``,
+``ddim_steps``), each adding a tqdm line to the logs as the model's would. A prediction
+created with ``Prefer: wait`` that finishes while held is answered ``processing`` with
+its output already a ``data:`` URL, as recorded (example 02); otherwise the output is a
+URL on this stand-in (real outputs live on ``replicate.delivery``), which wants the same
+``Authorization`` header.
 
 Every request needs ``Authorization: Bearer <token>`` (or ``Token <token>``); any token passes
 unless ``api_token`` is given. Scripted outcomes (``local/standins/control.py``), one per
@@ -37,6 +40,11 @@ create request:
     moderation  the prediction runs, then fails with the safety checker's NSFW error
     aborted     the prediction ends ``aborted`` before it starts (the spec: "terminated
                 before it started running"), which replicate 1.0.7's model cannot parse
+    slow        the prediction runs, each step taking ``s_per_step`` seconds (a slow model:
+                what a cancel test stops midway)
+
+A cancel (``POST /v1/predictions/{id}/cancel``) shows in ``GET /_control/requests`` with the
+prediction's model, and its bill (``GET /_control/billing``) says ``status: canceled``.
 
 Run alone: ``python -m local.standins.replicate --port 4010``.
 """
@@ -46,12 +54,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
 import hashlib
 import io
 import json
-import math
-import random
 import re
 import secrets
 import threading
@@ -63,7 +68,7 @@ from email.policy import HTTP
 from http import HTTPStatus
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -71,6 +76,13 @@ from starlette.routing import Route
 
 from local.server import BackgroundServer, listen
 from local.standins.control import StandinControl, control_routes
+from local.standins.replicate_models import (
+    COMMUNITY_MODELS,
+    KNOWN_VERSIONS,
+    InvalidInputError,
+    ModelParams,
+    params_for,
+)
 from sketchbridge.domain import clock
 from sketchbridge.providers.local_renderer import render_sketch
 
@@ -134,10 +146,6 @@ VERSION_HARDWARE = "gpu-l40s"
 VERSION_HARDWARE_USD_PER_S = 0.000975
 
 
-class InvalidInputError(ValueError):
-    """A create request the model would refuse: answered 422."""
-
-
 @dataclass
 class StoredFile:
     id: str
@@ -163,18 +171,6 @@ class StoredFile:
             "expires_at": timestamp(self.created_at + timedelta(hours=24)),
             "urls": {"get": f"{base_url}/v1/files/{self.id}"},
         }
-
-
-@dataclass
-class ModelParams:
-    """FLUX canny [dev]'s inputs, validated, with its defaults."""
-
-    prompt: str
-    sketch: Image.Image
-    steps: int
-    seed: int
-    output_format: str
-    size: tuple[int, int]
 
 
 @dataclass
@@ -310,6 +306,10 @@ class ReplicateStandin:
             self.files[stored.id] = stored
         return stored
 
+    def file_content(self, file_id: str) -> bytes | None:
+        stored = self.files.get(file_id)
+        return stored.content if stored is not None else None
+
     def prediction(self, prediction_id: str) -> Prediction | None:
         with self.lock:
             prediction = self.predictions.get(prediction_id)
@@ -350,9 +350,11 @@ class ReplicateStandin:
             prediction.logs = f"Using seed: {params.seed}\n{tqdm_line(0, params.steps, 0.0)}\n"
         began = time.monotonic()
 
+        seconds_per_step = float(outcome["s_per_step"]) if kind == "slow" else self.seconds_per_step
+
         def on_step(step: int, total: int) -> None:
-            if self.seconds_per_step:
-                time.sleep(self.seconds_per_step)
+            if seconds_per_step:
+                prediction.stop.wait(seconds_per_step)  # a cancel ends the wait
             with self.lock:
                 prediction.expire_if_due()
                 if prediction.status in FINAL:
@@ -376,18 +378,25 @@ class ReplicateStandin:
             with self.lock:
                 prediction.finish("failed", error=NSFW_ERROR)
             return
-        encoded = encode_image(image, params.output_format)
-        media_type = OUTPUT_MEDIA_TYPES[params.output_format]
-        if prediction.inline_output:
-            url = f"data:{media_type};base64,{base64.b64encode(encoded).decode('ascii')}"
-        else:
-            name = f"out-0.{params.output_format}"
-            stored = self.store_file(encoded, name=name, content_type=media_type, metadata={})
-            url = f"{prediction.base_url}/v1/files/{stored.id}/download"
+        urls = [
+            self._output_url(prediction, picture, params.output_format, index)
+            for index, picture in enumerate((*params.leading_outputs, image))
+        ]
         with self.lock:
             if prediction.status not in FINAL:
-                prediction.output = [url]
+                prediction.output = urls
                 prediction.finish("succeeded")
+
+    def _output_url(
+        self, prediction: Prediction, image: Image.Image, output_format: str, index: int
+    ) -> str:
+        encoded = encode_image(image, output_format)
+        media_type = OUTPUT_MEDIA_TYPES[output_format]
+        if prediction.inline_output:
+            return f"data:{media_type};base64,{base64.b64encode(encoded).decode('ascii')}"
+        name = f"out-{index}.{output_format}"
+        stored = self.store_file(encoded, name=name, content_type=media_type, metadata={})
+        return f"{prediction.base_url}/v1/files/{stored.id}/download"
 
 
 class _Stopped(Exception):
@@ -436,10 +445,10 @@ def create_app(
         return JSONResponse(standin.snapshot(prediction))
 
     async def cancel_prediction(request: Request) -> Response:
-        standin.control.record(request)
+        prediction = standin.prediction(request.path_params["id"])
+        standin.control.record(request, model=prediction.model if prediction else None)
         if not standin.authorised(request):
             return problem(401)
-        prediction = standin.prediction(request.path_params["id"])
         if prediction is None:
             return problem(404, detail="Prediction not found")
         with standin.lock:
@@ -510,8 +519,9 @@ async def create_prediction(
     except ValueError:
         body = None
     version = body.get("version") if isinstance(body, dict) else None
-    if model is None:
-        model = version.split(":")[0] if isinstance(version, str) and "/" in version else None
+    version_id: str | None = None
+    if versioned:
+        model, version_id = model_of_version(version)
     standin.control.record(request, model=model)
     if not standin.authorised(request):
         return problem(401)
@@ -524,21 +534,25 @@ async def create_prediction(
         wait_s = prefer_wait_seconds(request.headers.get("prefer"))
         lifetime_s = cancel_after_seconds(request.headers.get("cancel-after"))
         model_input = request_input(body, versioned=versioned)
-        params = model_params(model_input, standin)
     except InvalidInputError as error:
         return problem(422, title="Input validation failed", detail=str(error))
-    if versioned and not isinstance(version, str):
-        return problem(422)
+    if model is None:
+        return problem(422)  # recorded: "Invalid version or not permitted"
+    try:
+        params = params_for(model, model_input, standin.file_content)
+    except InvalidInputError as error:
+        return problem(422, title="Input validation failed", detail=str(error))
     prediction = Prediction(
         id=new_id(),
-        model=model or "replicate-standin/flux-canny-dev",
-        version=(version or "").rpartition(":")[2] if versioned else official_version(model),
+        model=model,
+        version=version_id or official_version(model),
         input=model_input,
         base_url=base_url_of(request),
         inline_output=wait_s is not None,
         created_at=clock.utc_now(),
         cancel_at=None if lifetime_s is None else time.monotonic() + lifetime_s,
-        billed_per="second" if versioned else "image",
+        # A community model's version bills its seconds; an official model its images.
+        billed_per="second" if model in COMMUNITY_MODELS else "image",
         on_finish=lambda ended: bill(standin.control, ended),
     )
     if wait_s is None:
@@ -561,6 +575,20 @@ async def hold(standin: ReplicateStandin, prediction: Prediction, seconds: float
         await asyncio.sleep(0.01)
 
 
+def model_of_version(version: Any) -> tuple[str | None, str | None]:
+    """(model, version id) of a create's ``version``: ``owner/name:id``, ``owner/name`` (an
+    official model) or a bare id this stand-in knows; (None, None) for one it does not."""
+    if not isinstance(version, str) or not version:
+        return None, None
+    name, colon, version_id = version.partition(":")
+    if colon:
+        return (name, version_id) if "/" in name and version_id else (None, None)
+    if "/" in version:
+        return version, None
+    model = KNOWN_VERSIONS.get(version)
+    return (model, version) if model else (None, None)
+
+
 def request_input(body: Any, *, versioned: bool) -> dict[str, Any]:
     allowed = {"input", "webhook", "webhook_events_filter", "stream"} | (
         {"version"} if versioned else set()
@@ -574,91 +602,6 @@ def request_input(body: Any, *, versioned: bool) -> dict[str, Any]:
     if not isinstance(model_input, dict):
         raise InvalidInputError("- input: input is required")
     return model_input
-
-
-def model_params(model_input: dict[str, Any], standin: ReplicateStandin) -> ModelParams:
-    """Check the input as FLUX canny [dev]'s schema does; unknown keys are ignored, as Cog does."""
-    problems = []
-
-    def integer(name: str, default: int, low: int, high: int) -> int:
-        value = model_input.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"- input.{name}: Invalid type. Expected: integer")
-            return default
-        if not low <= value <= high:
-            bound = "greater than or equal to" if value < low else "less than or equal to"
-            problems.append(f"- input.{name}: Must be {bound} {low if value < low else high}")
-        return value
-
-    prompt = model_input.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        problems.append("- input.prompt: prompt is required")
-    steps = integer("num_inference_steps", 28, 1, 50)
-    integer("num_outputs", 1, 1, 4)
-    integer("output_quality", 80, 0, 100)
-    seed = integer("seed", random.randrange(2**32), -(2**63), 2**63 - 1)
-    guidance = model_input.get("guidance", 30)
-    if not isinstance(guidance, int | float) or not 0 <= guidance <= 100:
-        problems.append("- input.guidance: Must be a number between 0 and 100")
-    output_format = model_input.get("output_format", "webp")
-    if output_format not in OUTPUT_MEDIA_TYPES:
-        problems.append('- input.output_format: must be one of "webp", "jpg", "png"')
-    megapixels = model_input.get("megapixels", "1")
-    if megapixels not in ("1", "0.25", "match_input"):
-        problems.append('- input.megapixels: must be one of "1", "0.25", "match_input"')
-    sketch = None
-    try:
-        sketch = control_image(model_input.get("control_image"), standin)
-    except InvalidInputError as error:
-        problems.append(str(error))
-    if problems or sketch is None:
-        raise InvalidInputError("\n".join(problems))
-    return ModelParams(
-        prompt=str(prompt),
-        sketch=sketch,
-        steps=steps,
-        seed=seed,
-        output_format=str(output_format),
-        size=output_size(sketch.size, str(megapixels)),
-    )
-
-
-def control_image(value: Any, standin: ReplicateStandin) -> Image.Image:
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError("- input.control_image: control_image is required")
-    if value.startswith("data:"):
-        header, _, data = value.partition(",")
-        if not header.endswith(";base64"):
-            raise InvalidInputError("- input.control_image: data URLs must be base64")
-        try:
-            content = base64.b64decode(data, validate=True)
-        except binascii.Error as error:
-            raise InvalidInputError("- input.control_image: not valid base64") from error
-    else:
-        match = re.search(r"/v1/files/([^/?#]+)", value)
-        stored = standin.files.get(match.group(1)) if match else None
-        if stored is None:
-            raise InvalidInputError(f"- input.control_image: could not download {value}")
-        content = stored.content
-    try:
-        with Image.open(io.BytesIO(content)) as opened:
-            return opened.convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise InvalidInputError("- input.control_image: not an image") from error
-
-
-def output_size(input_size: tuple[int, int], megapixels: str) -> tuple[int, int]:
-    """The picture's size: FLUX keeps the aspect, works in 16s and stops at 1440 a side."""
-    width, height = input_size
-    if megapixels == "match_input":
-        scale = min(1.0, 1440 / max(width, height))
-    else:
-        scale = math.sqrt(float(megapixels) * 1024 * 1024 / (width * height))
-
-    def fitted(side: int) -> int:
-        return max(64, min(1440, round(side * scale / 16) * 16))
-
-    return fitted(width), fitted(height)
 
 
 def prefer_wait_seconds(header: str | None) -> int | None:
@@ -753,13 +696,13 @@ def encode_image(image: Image.Image, output_format: str) -> bytes:
 
 
 def model_json(model: str) -> dict[str, Any]:
-    """The model object (``schemas_model_response``) of the official model this stand-in plays."""
+    """The model object (``schemas_model_response``) of a model this stand-in plays."""
     owner, _, name = model.partition("/")
     return {
         "url": f"https://replicate.com/{model}",
         "owner": owner,
         "name": name,
-        "description": "FLUX.1 Canny [dev], played by the Sketchbridge stand-in.",
+        "description": f"{model}, played by the Sketchbridge stand-in.",
         "visibility": "public",
         "github_url": None,
         "paper_url": None,
@@ -773,7 +716,7 @@ def model_json(model: str) -> dict[str, Any]:
             "cog_version": "0.13.6",
             "openapi_schema": None,
         },
-        "is_official": True,
+        "is_official": model not in COMMUNITY_MODELS,
     }
 
 

@@ -32,7 +32,7 @@ from tests.contract.conftest import Serve
 
 REPLICATE_TOKEN = "r8_billing_test_token"
 OPENAI_KEY = "sk-billing-test-key"
-COMMUNITY = {"model": "rossjillian/controlnet", "version": "a" * 64}
+COMMUNITY = {"model": "jagilley/controlnet-scribble"}
 
 
 def cost_of(usage: ProviderUsage) -> ActualCost:

@@ -37,7 +37,7 @@ from tests.support.fakes import FakeUsageLedger, fake_dependencies, sketch_data_
 REPLICATE_TOKEN = "r8_ledger_test_token"
 OPENAI_KEY = "sk-ledger-test-key"
 # A community model: billed by the seconds it ran, a failed prediction too.
-COMMUNITY = {"model": "rossjillian/controlnet", "version": "a" * 64}
+COMMUNITY = {"model": "jagilley/controlnet-scribble"}
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
 from sketchbridge.providers.replicate import (
     ReplicateConfig,
     ReplicateProvider,
-    _StepReporter,
     model_input,
     retry_after_seconds,
     tqdm_steps,
 )
+from sketchbridge.providers.replicate.progress import StepReporter
 from tests.contract.conftest import Serve
 
 RECORDED_LOGS = (
@@ -54,7 +54,7 @@ def test_tqdm_lines_from_a_recorded_prediction_give_their_steps() -> None:
 
 def test_each_step_the_logs_show_is_reported_once() -> None:
     events: list[ProgressUpdate] = []
-    reporter = _StepReporter(events.append)
+    reporter = StepReporter(events.append)
 
     reporter.feed(RECORDED_LOGS, final=False)
     reporter.feed(RECORDED_LOGS, final=False)
@@ -71,7 +71,7 @@ def test_each_step_the_logs_show_is_reported_once() -> None:
 
 def test_a_finished_picture_with_empty_logs_still_reports_completion() -> None:
     events: list[ProgressUpdate] = []
-    reporter = _StepReporter(events.append)
+    reporter = StepReporter(events.append)
 
     reporter.feed("", final=True)
     reporter.complete(28)
@@ -81,7 +81,7 @@ def test_a_finished_picture_with_empty_logs_still_reports_completion() -> None:
 
 def test_a_line_still_being_written_is_not_read_until_it_ends() -> None:
     events: list[ProgressUpdate] = []
-    reporter = _StepReporter(events.append)
+    reporter = StepReporter(events.append)
 
     reporter.feed(" 45%|████▌     | 9/2", final=False)
     assert events == []
@@ -107,7 +107,7 @@ def test_unified_parameters_map_to_flux_canny_inputs() -> None:
 def test_configuration_comes_from_the_environment() -> None:
     config = ReplicateConfig.from_env(
         {
-            "REPLICATE_MODEL": "owner/sketchy",
+            "REPLICATE_MODEL": "jagilley/controlnet-scribble",
             "REPLICATE_MODEL_VERSION": "abc123",
             "REPLICATE_BASE_URL": "http://127.0.0.1:4010/",
             "REPLICATE_PREFER_WAIT_S": "9",
@@ -116,12 +116,17 @@ def test_configuration_comes_from_the_environment() -> None:
     )
 
     assert (config.model, config.version, config.base_url) == (
-        "owner/sketchy",
+        "jagilley/controlnet-scribble",
         "abc123",
         "http://127.0.0.1:4010",
     )
     assert (config.prefer_wait_s, config.poll_interval_s) == (9, 0.25)
     assert ReplicateConfig.from_env({}) == ReplicateConfig()
+
+
+def test_a_model_outside_the_catalog_is_refused_when_configured() -> None:
+    with pytest.raises(ValueError, match="owner/name of black-forest-labs/flux-canny-dev"):
+        ReplicateConfig.from_env({"REPLICATE_MODEL": "owner/sketchy"})
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,8 @@ from local.standins.control import StandinControl
 from local.standins.replicate import create_app
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.providers.base import ProgressUpdate, ProviderRequest, ProviderResult
-from sketchbridge.providers.replicate import (
-    _WAIT_ANSWER_GRACE_S,
-    ReplicateConfig,
-    ReplicateProvider,
-)
+from sketchbridge.providers.replicate import ReplicateConfig, ReplicateProvider
+from sketchbridge.providers.replicate.client import WAIT_ANSWER_GRACE_S
 from tests.contract.conftest import Serve
 
 TOKEN = "r8_contract_test_token"
@@ -253,7 +250,7 @@ def test_a_timeout_message_names_the_deadline_that_fired_not_the_whole_budget(
     error = failure_of(provider(base_url, prefer_wait_s=1), sketch_request(timeout_s=90.0))
 
     assert error.code == "timeout"
-    read_timeout = 1 + _WAIT_ANSWER_GRACE_S
+    read_timeout = 1 + WAIT_ANSWER_GRACE_S
     assert error.message == (
         f"Replicate did not answer within {read_timeout:.1f} seconds (its read timeout)."
     )

@@ -198,7 +198,7 @@ def test_the_manager_prices_by_the_admins_override_of_the_provider() -> None:
 def test_without_an_override_the_manager_prices_by_the_versioned_table() -> None:
     deps = fake_dependencies()
     provider = ReplicateProvider(
-        lambda: None, ReplicateConfig(model="rossjillian/controlnet", version="a" * 64)
+        lambda: None, ReplicateConfig(model="jagilley/controlnet-scribble")
     )
     deps.providers = ProviderRegistry({"replicate": provider}, default="replicate")
     usage = ProviderUsage(provider="replicate", model="rossjillian/controlnet", predict_time_s=4.0)
@@ -216,7 +216,7 @@ def test_quotes_follow_the_configured_model_s_way_of_billing() -> None:
     # A community model is quoted by its hardware seconds, not the official per-image price.
     deps = fake_dependencies()
     provider = ReplicateProvider(
-        lambda: None, ReplicateConfig(model="rossjillian/controlnet", version="a" * 64)
+        lambda: None, ReplicateConfig(model="jagilley/controlnet-scribble")
     )
     deps.providers = ProviderRegistry({"replicate": provider}, default="replicate")
 

@@ -294,6 +294,11 @@ PRICE_TABLE: Mapping[str, Mapping[str, PriceModel]] = MappingProxyType(
                 "rossjillian/controlnet": PerSecond(
                     usd_per_s=_L40S_USD_PER_S, typical_s=_CONTROLNET_TYPICAL_S, typical_steps=20
                 ),
+                # The Replicate catalog's scribble model (providers/replicate/catalog.py); its
+                # hardware is not recorded in pricing.md [?]: :46's L40S/A100, priced as L40S.
+                "jagilley/controlnet-scribble": PerSecond(
+                    usd_per_s=_L40S_USD_PER_S, typical_s=_CONTROLNET_TYPICAL_S, typical_steps=20
+                ),
             }
         ),
         "openai": MappingProxyType(
@@ -338,7 +343,8 @@ def table_price(provider: str, model: str) -> PriceModel | None:
     prices = PRICE_TABLE.get(provider)
     if prices is None:
         return None
-    return prices.get(model) or DEFAULT_PRICES.get(provider)
+    # A pinned version ("owner/name:version") is priced as its model.
+    return prices.get(model) or prices.get(model.partition(":")[0]) or DEFAULT_PRICES.get(provider)
 
 
 def billing_price(

@@ -50,7 +50,7 @@ def list_providers(deps: Dependencies) -> ProvidersResponse:
     for provider in deps.providers.all():
         status = statuses[provider.name]
         quote = plan.quotes[provider.name]
-        caps = provider.capabilities
+        caps = manager.provider(provider.name).capabilities  # the admin's model's, if chosen
         providers.append(
             ProviderResponse(
                 name=provider.name,

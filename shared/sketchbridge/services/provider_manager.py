@@ -194,7 +194,9 @@ class ProviderManager:
             profile = self.profiles()[provider.name]
             status = statuses[provider.name]
             width, height = needs.width or 1024, needs.height or 1024
-            caps = provider.capabilities
+            # The model an admin chose brings its own sizes, steps, ranges and price.
+            chosen = self.provider(provider.name)
+            caps = chosen.capabilities
             summary = self._deps.latency.summary(provider.name, now=now)
             alone = eta(
                 summary,
@@ -213,7 +215,7 @@ class ProviderManager:
                 provider=provider.name,
                 eligible=not reasons and status.health != "down",
                 reasons=reasons if status.health != "down" else (*reasons, status.reason),
-                cost_usd=price_of(provider, profile.price, width, height, steps),
+                cost_usd=price_of(chosen, profile.price, width, height, steps),
                 eta_s=round(expected.p50_s, 2),
                 eta_p90_s=round(expected.p90_s, 2),
                 health=status.health,

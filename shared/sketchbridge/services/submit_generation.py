@@ -520,8 +520,10 @@ def _image_spec(provider: ImageProvider | None) -> ProviderImageSpec:
     """
     if provider is None:
         return spec_for("auto")
+    # A provider whose models want different inputs (Replicate's catalog) names the target.
+    target = getattr(provider, "image_target", None)
     try:
-        return spec_for(provider.name)
+        return spec_for(target if isinstance(target, str) else provider.name)
     except KeyError:
         caps = provider.capabilities
         return ProviderImageSpec(
