@@ -77,6 +77,10 @@ def fuzz(
         "30",
         "--continue-on-failure",
         "--no-color",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report_dir / "report.json"),
     ]
     completed = subprocess.run(
         command,
@@ -86,10 +90,11 @@ def fuzz(
         check=False,
         cwd=report_dir,
     )
+    report_file = report_dir / "report.json"
     return FuzzOutcome(
         exit_code=completed.returncode,
         output=completed.stdout + completed.stderr,
-        report={},
+        report=json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {},
     )
 
 

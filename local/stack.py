@@ -3,9 +3,10 @@
 Starts moto, provisions what `template.yaml` declares, points the handlers at it through the
 process environment, starts the SQS pollers and serves the gateway. With `--standins` it also
 starts the Replicate, OpenAI and Bedrock stand-ins (`local/standins/`), points the real adapters
-at them and enables those providers; `auto` stays `local`. Tests use `LocalStack`
-in-process (`with LocalStack(port=0, aws_port=0) as stack: ...`) or `StackProcess`, which runs
-`python -m local.stack` in a subprocess and reads the URLs from its state file.
+at them and enables those providers; `auto` then picks one of them (AI), never `local`. Tests
+use `LocalStack` in-process (`with LocalStack(port=0, aws_port=0) as stack: ...`) or
+`StackProcess`, which runs `python -m local.stack` in a subprocess and reads the URLs from its
+state file.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 DEV_USER = "dev-user"
 
-# With the stand-ins on, every provider is enabled; `local` stays first, so "auto" stays free
-# and offline, and `--provider replicate|openai|bedrock` reaches a stand-in.
+# With the stand-ins on, every provider is enabled; `local` stays first, the default, but "auto"
+# means AI and picks a stand-in; `--provider local` still reaches the offline renderer.
 STANDIN_ENABLED_PROVIDERS = "local,replicate,openai,bedrock"
 
 # Read by the Powertools utilities the handlers use; set unless the template sets them.

@@ -1,5 +1,6 @@
-"""POST /generations: accept a sketch and a prompt, queue the job, answer 202 at once; and
-POST /uploads: a presigned form for a sketch too big to travel in the JSON body."""
+"""POST /generations: accept a sketch and a prompt, queue the job, answer 202 at once;
+POST /generations/{id}/cancel: stop it; and POST /uploads: a presigned form for a sketch too
+big to travel in the JSON body."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from sketchbridge.api.http import (
     idempotency_key,
     json_response,
     parse_body,
+    path_id,
     user_id,
 )
 from sketchbridge.bootstrap import dependencies, metrics
 from sketchbridge.domain.models import GenerationRequest, UploadRequest
+from sketchbridge.services.cancel_job import cancel_generation
 from sketchbridge.services.submit_generation import submit_generation
 from sketchbridge.services.uploads import create_upload
 
@@ -39,6 +42,13 @@ def post_generation() -> Any:
     )
     # A finished job (a cache hit) is answered at once; anything else is on its way.
     return json_response(job, status=200 if job.status.is_final else 202)
+
+
+@app.post("/generations/<job_id>/cancel")
+def post_cancel(job_id: str) -> Any:
+    job = cancel_generation(path_id(job_id), user_id=user_id(app), deps=dependencies())
+    logger.info("generation canceled", extra={"job_id": job.id})
+    return json_response(job)
 
 
 @app.post("/uploads")

@@ -407,20 +407,29 @@ async def _stream_events(
         "background": job.background,
         "output_format": job.output_format,
     }
-    for index, partial in enumerate(images.partials):
-        await asyncio.sleep(seconds_per_partial)
-        yield sse_event(
-            f"{job.kind}.partial_image",
-            {
-                "type": f"{job.kind}.partial_image",
-                "b64_json": _encoded(partial, job),
-                "created_at": int(clock.epoch_seconds()),
-                **common,
-                "partial_image_index": index,
-            },
-        )
-        if aborted:
-            break
+    sent = 0
+    try:
+        for index, partial in enumerate(images.partials):
+            await asyncio.sleep(seconds_per_partial)
+            yield sse_event(
+                f"{job.kind}.partial_image",
+                {
+                    "type": f"{job.kind}.partial_image",
+                    "b64_json": _encoded(partial, job),
+                    "created_at": int(clock.epoch_seconds()),
+                    **common,
+                    "partial_image_index": index,
+                },
+            )
+            sent += 1
+            if aborted:
+                break
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client closed the stream (a canceled job: OpenAI has no cancel call). [?] What
+        # OpenAI bills then is not documented; the stand-in bills the previews it sent, as
+        # for a stream that broke off.
+        bill(None, sent)
+        raise
     if aborted:
         bill(None, min(1, len(images.partials)))
         # The spec's ErrorEvent: ``data`` is a bare Error object. [?] The images API's real

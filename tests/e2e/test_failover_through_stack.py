@@ -2,9 +2,9 @@
 
 One `python -m local.stack --standins` serves the module, its breaker cool-down shortened to
 COOLDOWN_S through BREAKER_COOLDOWN_S. Jobs name Replicate and allow failover, so Replicate
-is tried first whatever the policy would pick (`auto` picks the free `local` renderer first
-in this stack). When Replicate answers 503 the job lands on the next provider within the
-same delivery (no SQS retry, whose 720 s visibility timeout no test could wait out); the hop
+is tried first whatever the policy would pick. When Replicate answers 503 the job lands on the
+next AI provider within the same delivery (no SQS retry, whose 720 s visibility timeout no test
+could wait out); the hop
 is on the job and in a WebSocket status frame. While Replicate stays down, its circuit opens
 and later jobs skip it without a call, as its stand-in's request log shows; once it is up
 and the cool-down has passed, the next job's trial call finds it back.
@@ -30,7 +30,9 @@ from tests.support.fakes import sketch_data_url
 pytestmark = pytest.mark.e2e
 
 STANDINS = ("replicate", "openai", "bedrock")
-COOLDOWN_S = 2.0
+# Longer than a job that fails over to another AI stand-in takes (seconds on a busy machine),
+# so the circuit a test opened is still open for its next job.
+COOLDOWN_S = 8.0
 # The breaker's default: consecutive failures that open a circuit (BreakerPolicy).
 FAILURE_THRESHOLD = 3
 ATTEMPTS = FAILURE_THRESHOLD - 1

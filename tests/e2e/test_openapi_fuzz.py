@@ -27,7 +27,16 @@ def test_no_input_answers_a_server_error_or_breaks_the_schema(
     outcome = fuzz(stack.api_url, stack.dev_token, max_examples=MAX_EXAMPLES, report_dir=tmp_path)
     print(outcome.summary())
     assert outcome.passed, outcome.output[-8000:]
-    assert "No issues found" in outcome.output
+    # Every warning is one understood. POST /generations refuses nearly every drawn body as
+    # invalid_sketch (no schema can say "a picture that decodes"), so whether one of its few
+    # fuzzing cases carries the example sketch shifts with any field the request gains, and
+    # Schemathesis may say it "mostly rejected generated data". Nothing else may warn.
+    assert outcome.report, "Schemathesis wrote no JSON report"
+    raised = {kind: labels for kind, labels in outcome.report["warnings"].items() if labels}
+    understood = {"validation_mismatch", "low_valid_rate"}
+    assert all(
+        kind in understood and labels == ["POST /generations"] for kind, labels in raised.items()
+    ), raised
 
 
 def test_the_document_describes_every_route_with_its_models(stack: StackProcess) -> None:

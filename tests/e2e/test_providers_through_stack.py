@@ -147,13 +147,46 @@ def _failed_with(stack: StackProcess, provider: str, code: str) -> dict[str, Any
 # -- the happy path, one provider at a time ------------------------------------------------
 
 
-def test_auto_stays_local_while_every_stand_in_provider_is_offered(stack: StackProcess) -> None:
+def test_auto_picks_an_ai_provider_while_the_stand_ins_answer(stack: StackProcess) -> None:
     providers = httpx.get(
         f"{stack.api_url}/providers", headers=_headers(stack.dev_token), timeout=10
     ).json()
-
     assert providers["default"] == "local"
     assert [p["name"] for p in providers["providers"]] == ["local", *PROVIDERS]
+    assert providers["auto"] in PROVIDERS
+
+    job = _submit(stack, "auto", width=256, height=256)
+    final = _follow(stack, job["id"])[-1]
+
+    assert final["type"] == "result", final
+    assert final["result"]["provider"] in PROVIDERS
+    polled = httpx.get(
+        f"{stack.api_url}/generations/{job['id']}", headers=_headers(stack.dev_token), timeout=10
+    ).json()
+    assert polled["offline_fallback"] is False and polled["provider"] in PROVIDERS
+    assert "local" in {e["provider"] for e in polled["quote"]["excluded"]}
+
+
+def test_steps_80_on_replicate_is_refused_naming_its_range(stack: StackProcess) -> None:
+    response = httpx.post(
+        f"{stack.api_url}/generations",
+        json={
+            "sketch": sketch_data_url("turtle.png"),
+            "prompt": f"a sea turtle, take {uuid.uuid4().hex[:8]}",
+            "provider": "replicate",
+            "params": {"steps": 80},
+        },
+        headers=_headers(stack.dev_token),
+        timeout=30,
+    )
+
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_params"
+    assert "steps 80 is outside replicate's range 1..50" in error["message"]
+    assert error["details"]["problems"][0]["max"] == 50
+    # Nothing reached the stand-in: the request was refused before it was queued.
+    assert _received(stack, "replicate") == []
 
 
 def test_replicate_reports_each_denoising_step_and_returns_the_picture(

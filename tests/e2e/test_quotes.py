@@ -69,7 +69,8 @@ def _run_health_check(stack: StackProcess) -> dict[str, str]:
 
 def _configured_cost(name: str) -> float:
     quality = "medium" if name == "openai" else None  # OPENAI_IMAGE_QUALITY's default
-    steps = 20 if name in ("local", "replicate") else 1
+    # Each provider's own default steps (Replicate's FLUX: 28); one call where it has none.
+    steps = {"local": 20, "replicate": 28}.get(name, 1)
     return estimate_cost(
         DEFAULT_PRICES[name], width=1024, height=1024, steps=steps, quality=quality
     )
@@ -88,10 +89,11 @@ def test_providers_list_all_four_with_the_configured_prices(stack: StackProcess)
     assert listed["bedrock"]["quote"]["cost_usd"] == 0.07
     assert listed["local"]["quote"]["cost_usd"] == 0.0
     assert listed["local"]["is_ai"] is False and listed["openai"]["is_ai"] is True
-    assert answer["auto"] == "local"
+    # auto means AI: never the local renderer while a stand-in answers.
+    assert answer["auto"] in STAND_INS
 
 
-def test_estimates_quote_each_provider_and_auto_takes_the_free_one_when_cheapest_wins(
+def test_estimates_quote_each_provider_and_auto_takes_the_cheapest_ai_one(
     stack: StackProcess,
 ) -> None:
     answer = _post_estimates(stack, {"prompt": "a lighthouse at dusk", "policy": "cheapest"})
@@ -101,7 +103,10 @@ def test_estimates_quote_each_provider_and_auto_takes_the_free_one_when_cheapest
         name: _configured_cost(name) for name in PROVIDERS
     }
     assert all(quote["eligible"] for quote in quotes.values())
-    assert answer["auto"] == "local"
+    # The free local renderer is not AI: auto leaves it out and says why.
+    assert answer["auto"] == "replicate"
+    assert [excluded["provider"] for excluded in answer["excluded"]] == ["local"]
+    assert answer["excluded"][0]["reason"].startswith("not AI")
 
 
 def test_estimates_say_why_a_provider_cannot_take_the_request(stack: StackProcess) -> None:
@@ -119,7 +124,7 @@ def test_estimates_say_why_a_provider_cannot_take_the_request(stack: StackProces
     assert quotes["openai"]["reasons"] == ["cannot honour a seed"]
     assert quotes["bedrock"]["reasons"] == ["costs $0.07, above the limit of $0.05"]
     assert quotes["replicate"]["eligible"] is True
-    assert answer["auto"] == "local"
+    assert answer["auto"] == "replicate"
 
 
 def test_the_scheduled_probe_marks_a_provider_down_without_drawing_anything(

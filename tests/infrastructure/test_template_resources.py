@@ -34,6 +34,7 @@ FUNCTION_SCOPED_VARIABLES = {
 DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/generations"): "SubmitFunction",
     ("POST", "/uploads"): "SubmitFunction",
+    ("POST", "/generations/{id}/cancel"): "SubmitFunction",
     ("GET", "/generations/{id}"): "QueryFunction",
     ("GET", "/providers"): "QueryFunction",
     ("POST", "/estimates"): "QueryFunction",
@@ -447,8 +448,10 @@ def test_only_the_functions_that_push_to_clients_may_manage_connections(
 ) -> None:
     may_push = {name for name, f in functions.items() if _grants_manage_connections(f)}
 
-    # The dead-letter handler and the sweep tell subscribers when they end a job.
+    # The dead-letter handler and the sweep tell subscribers when they end a job; submit's
+    # cancel route pushes the canceled frame.
     assert may_push == {
+        "SubmitFunction",
         "ProcessorFunction",
         "WebSocketFunction",
         "DeadLetterFunction",

@@ -146,6 +146,8 @@ class FakeJobStore:
                     "provider": source.provider,
                     "model": source.model,
                     "params": source.params,
+                    "params_native": source.params_native,
+                    "offline_fallback": source.offline_fallback,
                     "reproducible": source.reproducible,
                     "updated_at": updated_at,
                     "seq": record.seq + 1,
@@ -245,6 +247,67 @@ class FakeJobStore:
             )
             self.records[job_id] = failed
             return failed
+
+    # -- cancel ------------------------------------------------------------------------
+
+    def cancel(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        expected: JobStatus,
+        updated_at: str,
+        seq_bump: int = 1,
+        cost_usd: float | None = None,
+    ) -> JobRecord | None:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None or record.status is not expected:
+                return None
+            canceled = record.model_copy(
+                update={
+                    "status": JobStatus.CANCELED,
+                    "error": error,
+                    "updated_at": updated_at,
+                    "seq": record.seq + max(1, seq_bump),
+                    **({"cost_usd": cost_usd} if cost_usd is not None else {}),
+                }
+            )
+            self.records[job_id] = canceled
+            return canceled
+
+    def note_canceled_cost(
+        self, job_id: str, *, cost_usd: float, hops: list[Any], updated_at: str
+    ) -> JobRecord | None:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None or record.status is not JobStatus.CANCELED:
+                return None
+            noted = record.model_copy(
+                update={
+                    "cost_usd": cost_usd,
+                    "hops": list(hops),
+                    "updated_at": updated_at,
+                    "lease_expires_at": None,
+                }
+            )
+            self.records[job_id] = noted
+            return noted
+
+    def follow_instead(
+        self, job_id: str, *, was: str | None, leader_job_id: str | None, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        with self._lock:
+            record = self.records.get(job_id)
+            if record is None or record.status is not JobStatus.QUEUED:
+                return None
+            if record.leader_job_id != was:
+                return None
+            moved = record.model_copy(
+                update={"leader_job_id": leader_job_id, "seq": seq, "updated_at": updated_at}
+            )
+            self.records[job_id] = moved
+            return moved
 
 
 class FakeObjectStore:

@@ -302,7 +302,8 @@ def test_crossing_a_soft_limit_runs_the_job_with_a_warning_and_tells_the_admins_
     _run_queue(deps)
     frames = [json.loads(frame) for frame in deps.pusher.frames["conn-1"]]  # type: ignore[attr-defined]
     assert frames and all(
-        frame["warnings"] == [crossing.warnings[0].model_dump()] for frame in frames
+        frame["warnings"] == [crossing.warnings[0].model_dump(exclude_none=True)]
+        for frame in frames
     )
     assert get_generation(crossing.id, user_id=USER, deps=deps).warnings == crossing.warnings
 

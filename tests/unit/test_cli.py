@@ -452,7 +452,8 @@ def test_submit_sends_the_token_and_a_snake_case_body() -> None:
     assert sent.headers["Authorization"] == "Bearer dev-token"
     body = json.loads(sent.content)
     assert body["negative_prompt"] == "blurry"
-    assert body["params"] == {"guidance_scale": 9.0, "steps": 20, "strength": 0.75}
+    # Unset knobs are left out: the provider's own defaults apply.
+    assert body["params"] == {"guidance_scale": 9.0}
     assert body["sketch"].startswith("data:image/png;base64,")
 
 

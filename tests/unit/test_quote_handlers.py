@@ -47,7 +47,15 @@ def test_providers_answer_with_health_price_quote_and_the_auto_pick(
     assert local["quote"]["cost_usd"] == 0.0 and local["quote"]["width"] == 1024
     assert local["latency"]["samples"] == 0 and local["latency"]["p50_s"] is None
     assert local["retirement"] == "ok" and local["retires_on"] is None
-    assert local["parameters"]["steps"] == {"min": 1, "max": 100, "multiple": 1}
+    assert local["parameters"]["steps"] == {
+        "min": 1,
+        "max": 100,
+        "multiple": 1,
+        "default": 20,
+        "native_name": "steps",
+        "integer": True,
+    }
+    assert local["parameters"]["guidance_scale"] is None and local["ignored"] == ["guidance_scale"]
 
 
 def test_an_estimate_without_a_sketch_quotes_a_square_picture(

@@ -80,16 +80,30 @@ def test_providers_show_what_each_accepts_as_ranges() -> None:
 
     replicate = listed["replicate"].parameters
     assert (replicate.width.min, replicate.width.max, replicate.width.multiple) == (256, 1440, 16)
-    assert (replicate.steps.min, replicate.steps.max) == (1, 50)
-    # OpenAI has no steps: one "step" is the whole picture, so it is quoted at one.
-    assert listed["openai"].parameters.steps.max == 1 and listed["openai"].quote.steps == 1
+    assert replicate.steps is not None and replicate.guidance_scale is not None
+    assert (replicate.steps.min, replicate.steps.max, replicate.steps.default) == (1, 50, 28)
+    assert replicate.steps.native_name == "num_inference_steps" and replicate.steps.integer
+    assert replicate.guidance_scale.native_name == "guidance"
+    assert listed["replicate"].ignored == ["strength"]
+    # Bedrock's strength is sent as the model's control_strength; it has no steps.
+    bedrock = listed["bedrock"]
+    assert bedrock.parameters.strength is not None
+    assert bedrock.parameters.strength.native_name == "control_strength"
+    assert bedrock.ignored == ["steps", "guidance_scale"]
+    # OpenAI takes none of them: one "step" is the whole picture, so it is quoted at one.
+    assert listed["openai"].parameters.steps is None and listed["openai"].quote.steps == 1
+    assert listed["openai"].ignored == ["steps", "strength", "guidance_scale", "seed"]
     assert listed["openai"].capabilities.seed is False
+    assert listed["local"].ignored == ["guidance_scale"]
 
 
-def test_a_quiet_deployment_is_healthy_and_auto_picks_the_free_local_renderer() -> None:
+def test_a_quiet_deployment_is_healthy_and_auto_picks_an_ai_provider_not_the_local_renderer() -> (
+    None
+):
     response = list_providers(_deps())
 
-    assert response.auto == "local" and response.policy == "balanced"
+    ai = {p.name for p in response.providers if p.is_ai}
+    assert response.auto in ai and response.policy == "balanced"
     assert response.default == "local"
     for provider in response.providers:
         assert (provider.status, provider.reason) == ("healthy", "answering normally")
@@ -121,8 +135,10 @@ def test_latency_percentiles_come_from_the_calls_of_the_window() -> None:
     assert (replicate.latency.p50_s, replicate.latency.p90_s) == (6.0, 20.0)
     assert replicate.latency.samples == 5 and replicate.latency.error_rate == 0.0
     assert replicate.latency.window_s == 900.0
-    # The ETA of the default request (20 steps) is what was measured at 20 steps.
-    assert (replicate.quote.eta_s, replicate.quote.eta_p90_s) == (6.0, 20.0)
+    # The default request runs Replicate's own default, 28 steps: the ETA measured at 20
+    # steps, scaled to 28.
+    assert replicate.quote.steps == 28
+    assert (replicate.quote.eta_s, replicate.quote.eta_p90_s) == (8.4, 28.0)
 
 
 @pytest.mark.parametrize(
@@ -171,8 +187,13 @@ def test_an_estimate_quotes_every_provider_at_its_configured_price() -> None:
         "bedrock": 0.07,
     }
     assert all(q.eligible and q.reasons == [] for q in quotes.values())
-    assert response.auto == "local"
-    assert (response.width, response.height, response.steps) == (1024, 1024, 20)
+    # Cheapest is the free local renderer, but auto means AI: the cheapest AI provider.
+    assert response.auto == "replicate"
+    assert [(e.provider, e.reason) for e in response.excluded] == [
+        ("local", "not AI: auto uses it only as the last hop when allow_offline_fallback is set")
+    ]
+    # No steps asked for: each provider's own default.
+    assert (response.width, response.height, response.steps) == (1024, 1024, None)
 
 
 def test_without_local_the_cheapest_policy_picks_replicate_and_fastest_may_differ() -> None:

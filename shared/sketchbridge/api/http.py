@@ -21,12 +21,13 @@ from sketchbridge.domain.errors import (
     InvalidPromptError,
     InvalidRequestError,
     InvalidSketchError,
+    JobFinishedError,
     NotFoundError,
     QuotaExceededError,
     SketchbridgeError,
     UnauthorizedError,
 )
-from sketchbridge.domain.models import ErrorInfo, ErrorResponse
+from sketchbridge.domain.models import ErrorInfo, ErrorResponse, JobStatus
 
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 400,
@@ -47,6 +48,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
+    "job_finished": 409,
     "content_policy": 422,
     "budget_exceeded": 402,
     "rate_limited": 429,
@@ -112,6 +114,9 @@ def error_response(error: SketchbridgeError, *, status: int | None = None) -> Re
             retryable=error.retryable,
             budget=error.budget if isinstance(error, BudgetExceededError) else None,
             retry_after_s=retry_after_s,
+            # What an invalid_params refusal names: each parameter, provider and range.
+            details=error.details or None if isinstance(error, InvalidParamsError) else None,
+            status=JobStatus(error.status) if isinstance(error, JobFinishedError) else None,
         )
     )
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None

@@ -153,6 +153,16 @@ ROUTES: tuple[ApiRoute, ...] = (
         path_parameters={"id": "The job id POST /generations answered."},
     ),
     ApiRoute(
+        "POST",
+        "/generations/{id}/cancel",
+        "SubmitFunction",
+        "Cancel a queued or running generation; a canceled one answers the same again",
+        responses={200: JobResponse},
+        # job_finished (409): it already succeeded or failed; the error says its status.
+        errors=("not_found", "job_finished"),
+        path_parameters={"id": "The job id POST /generations answered."},
+    ),
+    ApiRoute(
         "GET",
         "/providers",
         "QueryFunction",
@@ -294,7 +304,13 @@ EXAMPLE_SKETCH = (
     "u1vfgp8SvAEIS09skwOIfwAAAABJRU5ErkJggg=="
 )
 _REQUEST_EXAMPLES: Mapping[type[BaseModel], Mapping[str, Any]] = {
-    GenerationRequest: {"sketch": EXAMPLE_SKETCH, "prompt": "a sea turtle, watercolor"},
+    # A new variation each time it is tried: a job that runs (and can be canceled), not the
+    # cached answer of the previous try.
+    GenerationRequest: {
+        "sketch": EXAMPLE_SKETCH,
+        "prompt": "a sea turtle, watercolor",
+        "new_variation": True,
+    },
     EstimateRequest: {"prompt": "a sea turtle", "params": {"width": 512, "height": 512}},
 }
 
@@ -305,6 +321,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+    _link_job_routes(paths)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -334,6 +351,26 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+def _link_job_routes(paths: dict[str, dict[str, Any]]) -> None:
+    """Say that the job a submit answers is the ``{id}`` of every ``/generations/{id}...``
+    operation (OpenAPI links), so a client generator, or Schemathesis, can reach them."""
+    submit = paths.get("/generations", {}).get("post")
+    if submit is None:
+        return
+    links = {
+        operation["operationId"]: {
+            "operationId": operation["operationId"],
+            "parameters": {"id": "$response.body#/id"},
+        }
+        for path, item in paths.items()
+        if path.startswith("/generations/{id}")
+        for operation in item.values()
+    }
+    for status in ("200", "202"):
+        if status in submit["responses"]:
+            submit["responses"][status]["links"] = dict(links)
 
 
 def _operation(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:

@@ -154,6 +154,7 @@ class DynamoJobStore:
             job_id,
             update="SET #status = :succeeded, progress = :one, result_key = :key, "
             "provider = :provider, model = :model, params = :params, reproducible = :repro, "
+            "params_native = :native, offline_fallback = :offline, "
             "updated_at = :updated, seq = if_not_exists(seq, :zero) + :one",
             condition="attribute_exists(id) AND NOT #status IN (:succeeded, :failed, :canceled)",
             values={
@@ -165,6 +166,9 @@ class DynamoJobStore:
                 ":model": source.model,
                 ":params": source.params.model_dump(mode="json"),
                 ":repro": source.reproducible,
+                # The picture's parameters as its provider ran them, like params.
+                ":native": dict(source.params_native),
+                ":offline": source.offline_fallback,
                 ":updated": updated_at,
                 ":zero": 0,
                 ":one": 1,
@@ -244,6 +248,82 @@ class DynamoJobStore:
             condition="seq = :seen AND NOT #status IN (:succeeded, :failed, :canceled)",
             values=values,
             names={"#error": "error"},
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    # -- cancel ---------------------------------------------------------------------------
+
+    def cancel(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        expected: JobStatus,
+        updated_at: str,
+        seq_bump: int = 1,
+        cost_usd: float | None = None,
+    ) -> JobRecord | None:
+        values: dict[str, Any] = {
+            ":canceled": JobStatus.CANCELED.value,
+            ":error": error.model_dump(mode="json"),
+            ":updated": updated_at,
+            ":expected": expected.value,
+            ":zero": 0,
+            ":bump": max(1, seq_bump),
+        }
+        cost = ""
+        if cost_usd is not None:
+            cost = ", cost_usd = :cost"
+            values[":cost"] = cost_usd
+        attributes = self._update_if(
+            job_id,
+            update="SET #status = :canceled, #error = :error, updated_at = :updated, "
+            f"seq = if_not_exists(seq, :zero) + :bump{cost}",
+            condition="#status = :expected",
+            values=values,
+            names={"#error": "error"},
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    def note_canceled_cost(
+        self, job_id: str, *, cost_usd: float, hops: list[HopInfo], updated_at: str
+    ) -> JobRecord | None:
+        # No seq bump: no frame follows, the canceled frame was the last.
+        attributes = self._update_if(
+            job_id,
+            update="SET cost_usd = :cost, hops = :hops, updated_at = :updated "
+            "REMOVE lease_expires_at",
+            condition="#status = :canceled",
+            values={
+                ":cost": cost_usd,
+                ":hops": [hop.model_dump(mode="json") for hop in hops],
+                ":updated": updated_at,
+                ":canceled": JobStatus.CANCELED.value,
+            },
+        )
+        return JobRecord.model_validate(attributes) if attributes is not None else None
+
+    def follow_instead(
+        self, job_id: str, *, was: str | None, leader_job_id: str | None, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        values: dict[str, Any] = {
+            ":queued": JobStatus.QUEUED.value,
+            ":seq": seq,
+            ":updated": updated_at,
+        }
+        # None is never stored (dynamo_codec drops it): an absent attribute.
+        if was is None:
+            condition = "attribute_not_exists(leader_job_id)"
+        else:
+            condition = "leader_job_id = :was"
+            values[":was"] = was
+        if leader_job_id is None:
+            update = "SET seq = :seq, updated_at = :updated REMOVE leader_job_id"
+        else:
+            update = "SET leader_job_id = :leader, seq = :seq, updated_at = :updated"
+            values[":leader"] = leader_job_id
+        attributes = self._update_if(
+            job_id, update=update, condition=f"#status = :queued AND {condition}", values=values
         )
         return JobRecord.model_validate(attributes) if attributes is not None else None
 

@@ -25,6 +25,7 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     ├── UnauthorizedError              unauthorized: no or bad token (401)
     ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
+    ├── JobFinishedError               job_finished: cancel of a job that already ended (409)
     ├── ProviderError                  a provider refused or failed
     │   ├── ContentPolicyError         content_policy: final, no failover
     │   ├── RateLimitedError           rate_limited: retry after a pause, or fail over
@@ -32,6 +33,7 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     │   ├── AuthFailedError            auth_failed: fail over, an admin must fix the key
     │   ├── ProviderUnavailableError   provider_unavailable: retry, fail over
     │   └── ProviderTimeoutError       timeout: retry, fail over
+    ├── JobCanceledError               canceled: the owner canceled it mid-call (never a failure)
     ├── BudgetExceededError            budget_exceeded: the quote does not fit a hard limit (402)
     ├── QuotaExceededError             rate_limited: a per-user quota, with Retry-After (429)
     └── InternalError                  internal: a bug or an outage of ours
@@ -203,6 +205,20 @@ class NotFoundError(SketchbridgeError):
     default_suggestions: ClassVar[tuple[str, ...]] = (
         "Check the generation id; you can only see your own generations.",
     )
+
+
+class JobFinishedError(SketchbridgeError):
+    """A cancel of a job that already succeeded or failed: there is nothing left to stop."""
+
+    code = "job_finished"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Nothing to cancel: the generation has ended; read it with GET /generations/{id}.",
+    )
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        # The status it ended with, in the error object (``ErrorInfo.status``).
+        self.status = status
 
 
 class ProviderError(SketchbridgeError):

@@ -64,12 +64,17 @@ class _Strict(BaseModel):
 
 
 class GenerationParams(_Strict):
-    """Provider-neutral knobs; each provider maps them to its own inputs."""
+    """Provider-neutral knobs; each provider maps them to its own inputs.
+
+    Unset (None) means the provider's own default; a value is held against the provider's
+    range (``GET /providers``), never clamped. These bounds are only the widest any provider
+    takes.
+    """
 
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    steps: int = Field(default=20, ge=1, le=100)
-    strength: float = Field(default=0.75, ge=0.0, le=1.0)
-    guidance_scale: float = Field(default=7.5, ge=0.0, le=30.0)
+    steps: int | None = Field(default=None, ge=1, le=100)
+    strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
     width: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
     height: int | None = Field(default=None, ge=MIN_SIDE, le=MAX_SIDE)
 
@@ -120,6 +125,9 @@ class GenerationRequest(_Strict):
     # Flags (here and above) take true or false only, as the OpenAPI document says: 0 or "no"
     # is a type error, not a guess at what the client meant.
     allow_failover: StrictBool = True
+    # May a non-AI provider (the offline renderer) draw the picture as the failover chain's
+    # last hop when every AI provider failed? The result then says offline_fallback.
+    allow_offline_fallback: StrictBool = False
     # interactive: someone is waiting at the canvas; batch: work that may wait.
     priority: Literal["interactive", "batch"] = "interactive"
     # Several images of the same request at once, each with its own seed.
@@ -181,6 +189,13 @@ class ResultInfo(_Strict):
     reproducible: bool = True
 
 
+class ExcludedProvider(_Strict):
+    """A provider ``auto`` left out of a request, and why."""
+
+    provider: str
+    reason: str
+
+
 class QuoteInfo(_Strict):
     """What a provider was expected to cost and take when the job was accepted."""
 
@@ -188,6 +203,8 @@ class QuoteInfo(_Strict):
     cost_usd: float
     eta_s: float
     eta_p90_s: float
+    # The providers auto left out for this request (parameters out of range, not AI...).
+    excluded: list[ExcludedProvider] = Field(default_factory=list)
 
 
 class HopInfo(_Strict):
@@ -225,20 +242,28 @@ class ErrorInfo(_Strict):
     message: str
     suggestions: list[str] = Field(default_factory=list)
     retryable: bool = False
+    # invalid_params: per parameter refused, the provider and its range.
+    details: dict[str, Any] | None = None
     # budget_exceeded: which budget, what it holds, and when it resets.
     budget: BudgetLimitInfo | None = None
     # rate_limited by a quota: the seconds the Retry-After header says too.
     retry_after_s: int | None = None
+    # job_finished: the status the job ended with (a cancel that came too late).
+    status: JobStatus | None = None
 
 
 class WarningInfo(_Strict):
     """Something the user should know about an accepted job (it runs regardless)."""
 
-    code: Literal["budget_soft_limit"]
+    code: Literal["budget_soft_limit", "parameter_ignored"]
     message: str
-    scope: str
-    period: Literal["day", "month"]
-    limit_usd: float
+    # budget_soft_limit: the budget crossed.
+    scope: str | None = None
+    period: Literal["day", "month"] | None = None
+    limit_usd: float | None = None
+    # parameter_ignored: the parameter set that the provider does not use.
+    parameter: str | None = None
+    provider: str | None = None
 
 
 class JobResponse(_Strict):
@@ -268,6 +293,10 @@ class JobResponse(_Strict):
     seq: int = 0
     # Accepted, but worth knowing: e.g. it takes spending past a budget's soft limit.
     warnings: list[WarningInfo] = Field(default_factory=list)
+    # The parameters as the provider runs (or ran) them, in its own names.
+    params_native: dict[str, int | float] = Field(default_factory=dict)
+    # The picture came from a non-AI provider the request did not name (the offline renderer).
+    offline_fallback: bool = False
 
 
 class JobRecord(BaseModel):
@@ -316,6 +345,12 @@ class JobRecord(BaseModel):
     cost_usd: float | None = None
     duration_s: float | None = None
     warnings: list[WarningInfo] = Field(default_factory=list)
+    # What the request set (None: the provider's default), so every hop resolves its own
+    # defaults and re-checks its own ranges; None on a record written before it existed.
+    requested_params: GenerationParams | None = None
+    params_native: dict[str, int | float] = Field(default_factory=dict)
+    allow_offline_fallback: bool = False
+    offline_fallback: bool = False
 
 
 class CacheRecord(BaseModel):
@@ -357,7 +392,8 @@ class JobMessage(_Strict):
     job_id: str
 
 
-EventType = Literal["status", "progress", "result", "error"]
+# "canceled": the last frame of a job its owner canceled (``status`` "canceled").
+EventType = Literal["status", "progress", "result", "error", "canceled"]
 
 
 class JobEventMessage(BaseModel):
@@ -441,17 +477,27 @@ PolicyName = Literal["cheapest", "fastest", "balanced"]
 
 
 class ParameterRangeResponse(_Strict):
-    """The values a parameter may take: ``min``..``max``, in steps of ``multiple``."""
+    """The values a parameter may take on a provider: ``min``..``max`` (whole numbers when
+    ``integer``, in steps of ``multiple``), its ``default`` there (None: the sketch decides,
+    or a seed is drawn), and the name the provider's own API gives it."""
 
-    min: int
-    max: int
+    min: int | float
+    max: int | float
     multiple: int = 1
+    default: int | float | None = None
+    native_name: str | None = None
+    integer: bool = True
 
 
 class ProviderParametersResponse(_Strict):
+    """Every generic parameter on one provider; None: the provider ignores it."""
+
     width: ParameterRangeResponse
     height: ParameterRangeResponse
-    steps: ParameterRangeResponse
+    steps: ParameterRangeResponse | None
+    strength: ParameterRangeResponse | None = None
+    guidance_scale: ParameterRangeResponse | None = None
+    seed: ParameterRangeResponse | None = None
 
 
 class ProviderQuoteResponse(_Strict):
@@ -484,6 +530,8 @@ class ProviderResponse(_Strict):
     reason: str
     capabilities: ProviderCapabilitiesResponse
     parameters: ProviderParametersResponse
+    # The generic parameters it does not use (a value sent for one is accepted with a warning).
+    ignored: list[str] = Field(default_factory=list)
     # The price model as configured (domain/pricing.py's price_model_to_dict).
     price: dict[str, Any]
     quote: ProviderQuoteResponse
@@ -535,7 +583,10 @@ class EstimatesResponse(_Strict):
     policy: PolicyName
     width: int
     height: int
-    steps: int
+    # The steps asked for; None: each provider's default.
+    steps: int | None
+    # The providers auto left out, and why (parameters out of range, not AI...).
+    excluded: list[ExcludedProvider] = Field(default_factory=list)
 
 
 class ErrorResponse(_Strict):

@@ -16,7 +16,8 @@ How to use::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 # The generic parameter names, in the order they are reported.
 GENERIC_PARAMETERS = ("steps", "strength", "guidance_scale", "seed")
@@ -32,6 +33,9 @@ class ParameterRange:
     default: float
     native_name: str
     integer: bool = False
+    # How a request's value becomes the value sent under ``native_name`` when the two scales
+    # differ (Bedrock's control_strength runs opposite to strength); None: sent as it is.
+    to_native: Callable[[float], float] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.minimum <= self.default <= self.maximum:
@@ -43,6 +47,11 @@ class ParameterRange:
         if self.integer and value != int(value):
             return False
         return self.minimum <= value <= self.maximum
+
+    def native_value(self, value: float) -> int | float:
+        """``value`` as the provider's API receives it under ``native_name``."""
+        native = self.to_native(value) if self.to_native is not None else value
+        return int(native) if self.integer and self.to_native is None else native
 
     def describe(self) -> str:
         """``1..50`` or ``0.0..1.0``: the range as an error message names it."""

@@ -30,6 +30,13 @@ class ProviderCapabilities:
     # The generic parameters' ranges, defaults and native names here (None: ignored).
     parameters: ParameterRanges = field(default_factory=ParameterRanges)
 
+    def __post_init__(self) -> None:
+        # One truth for steps: ``max_steps`` is the steps range's maximum, 1 where the provider
+        # has no step control, whatever was passed, so a quote's ETA and price can never
+        # assume a step count the provider refuses.
+        steps = self.parameters.steps
+        object.__setattr__(self, "max_steps", int(steps.maximum) if steps is not None else 1)
+
 
 @dataclass(frozen=True)
 class ProviderRequest:

@@ -50,6 +50,7 @@ from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
     InvalidRequestError,
+    JobCanceledError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -57,6 +58,7 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.preprocessing.fit import (
     ProviderImageSpec,
@@ -90,6 +92,14 @@ BEDROCK_CAPABILITIES = ProviderCapabilities(
     # One call, no step control: a request for more steps cannot buy anything here.
     max_steps=1,
     progress="none",
+    # What request_body sends: control_strength (from strength, see the docstring) and the
+    # seed; the model takes no steps and no guidance (cfg) on Bedrock.
+    parameters=ParameterRanges(
+        strength=ParameterRange(
+            0.0, 1.0, 0.75, "control_strength", to_native=lambda s: control_strength_for(s)
+        ),
+        seed=ParameterRange(0, MAX_MODEL_SEED, 0, "seed", integer=True),
+    ),
 )
 
 
@@ -217,8 +227,25 @@ class BedrockProvider:
                 step=0, total_steps=1, message="Drawing on Amazon Bedrock…", from_provider=False
             )
         )
+        # One blocking InvokeModel, which Bedrock offers no way to cancel: a cancel is heard
+        # before it starts (nothing billed) or once it answered (the picture was delivered,
+        # and Bedrock bills per image delivered: that image is billed).
+        if request.should_stop is not None and request.should_stop():
+            raise JobCanceledError("Canceled before Amazon Bedrock started drawing.")
         payload, request_id = self._invoke(body, plan_call(request.timeout_s, self.config))
         image_png, width, height, seed = _picture_from(payload)
+        # Bedrock bills Stability's models per image delivered; InvokeModel reports no
+        # other measure (the answer's JSON has images, seeds and finish_reasons only).
+        usage = ProviderUsage(
+            provider=PROVIDER_NAME,
+            model=self.model,
+            images=1,
+            width=width,
+            height=height,
+            external_id=request_id,
+        )
+        if request.should_stop is not None and request.should_stop():
+            raise JobCanceledError("Canceled while Amazon Bedrock was drawing.", usage=usage)
         on_progress(ProgressUpdate(step=1, total_steps=1, message="Picture ready."))
         return ProviderResult(
             image_png=image_png,
@@ -226,16 +253,7 @@ class BedrockProvider:
             height=height,
             model=self.model,
             seed=seed,
-            # Bedrock bills Stability's models per image delivered; InvokeModel reports no
-            # other measure (the answer's JSON has images, seeds and finish_reasons only).
-            usage=ProviderUsage(
-                provider=PROVIDER_NAME,
-                model=self.model,
-                images=1,
-                width=width,
-                height=height,
-                external_id=request_id,
-            ),
+            usage=usage,
         )
 
     def probe(self, *, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> None:

@@ -8,6 +8,9 @@ step), strength and size like a real provider.
 from __future__ import annotations
 
 from sketchbridge.domain.billing import ProviderUsage
+from sketchbridge.domain.errors import JobCanceledError
+from sketchbridge.domain.models import MAX_SEED
+from sketchbridge.domain.parameters import ParameterRange, ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
     DEFAULT_PROBE_TIMEOUT_S,
@@ -28,6 +31,12 @@ LOCAL_CAPABILITIES = ProviderCapabilities(
     size_multiple=8,
     max_steps=100,
     progress="steps",
+    # The renderer's own knobs (local_renderer._validate): it has no guidance to give.
+    parameters=ParameterRanges(
+        steps=ParameterRange(1, 100, 20, "steps", integer=True),
+        strength=ParameterRange(0.0, 1.0, 0.75, "strength"),
+        seed=ParameterRange(0, MAX_SEED, 0, "seed", integer=True),
+    ),
 )
 
 
@@ -48,6 +57,9 @@ class LocalProvider:
     def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         def report_step(step: int, total: int) -> None:
             on_progress(ProgressUpdate(step=step, total_steps=total))
+            # Between steps is where a canceled job stops; it runs here, so nothing is billed.
+            if step < total and request.should_stop is not None and request.should_stop():
+                raise JobCanceledError(f"Canceled after step {step} of {total}.")
 
         image = render_sketch(
             request.sketch,

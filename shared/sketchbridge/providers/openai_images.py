@@ -83,6 +83,7 @@ from sketchbridge.domain.errors import (
     AuthFailedError,
     ContentPolicyError,
     InvalidRequestError,
+    JobCanceledError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -90,6 +91,7 @@ from sketchbridge.domain.errors import (
     RateLimitedError,
     SketchbridgeError,
 )
+from sketchbridge.domain.parameters import ParameterRanges
 from sketchbridge.preprocessing.decode import encode_png
 from sketchbridge.providers.base import (
     DEFAULT_PROBE_TIMEOUT_S,
@@ -230,6 +232,8 @@ def capabilities_for(config: OpenAIConfig) -> ProviderCapabilities:
         # No steps parameter: one "step" is the whole picture.
         max_steps=1,
         progress="partial_images" if config.partial_images else "none",
+        # images.edit takes none of steps, strength, guidance or seed: all ignored.
+        parameters=ParameterRanges(),
     )
 
 
@@ -303,6 +307,12 @@ class OpenAIProvider:
             )
         except _DeadlinePassed:
             raise _timed_out(request.timeout_s).with_usage(self._broken_off(tally)) from None
+        except _StopAsked:
+            # The stream is closed (``with stream``): OpenAI has no cancel call, and a closed
+            # stream is all it offers. Billed: the previews it had sent, if any.
+            raise JobCanceledError(
+                "Canceled while OpenAI was drawing.", usage=self._broken_off(tally)
+            ) from None
         except (_StreamFailure, _openai_errors()) as exc:
             error = self._error(exc, request.timeout_s)
             if isinstance(error, ProviderError):
@@ -391,6 +401,7 @@ class OpenAIProvider:
         attempt = 0
         while True:
             attempt += 1
+            _stop_if_asked(request)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _DeadlinePassed
@@ -426,7 +437,14 @@ class OpenAIProvider:
             with stream:
                 tally.request_id = _request_id(stream)
                 on_progress(opening)
-                return _read_stream(stream, config.partial_images, deadline, on_progress, tally)
+                return _read_stream(
+                    stream,
+                    config.partial_images,
+                    deadline,
+                    on_progress,
+                    tally,
+                    should_stop=request.should_stop,
+                )
 
     def _pause_before_retry(
         self, exc: Exception, attempt: int, deadline: float, timeout_s: float
@@ -553,7 +571,10 @@ def _read_stream(
     deadline: float,
     on_progress: ProgressCallback,
     tally: _StreamTally,
+    *,
+    should_stop: Callable[[], bool] | None = None,
 ) -> bytes:
+    """The picture's bytes; ``should_stop`` is asked after every event (``_StopAsked``)."""
     total = partial_images + 1
     for event in stream:
         kind = str(getattr(event, "type", ""))
@@ -575,6 +596,8 @@ def _read_stream(
             )
         else:
             raise _StreamFailure.from_event(event)
+        if should_stop is not None and should_stop():
+            raise _StopAsked
         if time.monotonic() > deadline:
             raise _DeadlinePassed
     raise _StreamFailure(code=None, error_type=None, message="the stream ended without a picture")
@@ -615,6 +638,15 @@ def _png_of(picture: bytes) -> tuple[bytes, int, int]:
 
 class _DeadlinePassed(Exception):
     """The request's budget ran out while the picture was streaming."""
+
+
+class _StopAsked(Exception):
+    """The job was canceled (``ProviderRequest.should_stop``): stop before the next event."""
+
+
+def _stop_if_asked(request: ProviderRequest) -> None:
+    if request.should_stop is not None and request.should_stop():
+        raise _StopAsked
 
 
 class _StreamFailure(Exception):

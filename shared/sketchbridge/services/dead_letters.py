@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.models import JobStatus
+from sketchbridge.services.cancel_job import settle_canceled
 from sketchbridge.services.cost_tracking import job_cost_usd
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.ports import Dependencies
@@ -32,7 +33,10 @@ def handle_dead_letter(job_id: str, *, deps: Dependencies) -> DeadLetterOutcome:
     if record is None:
         return DeadLetterOutcome.MISSING
     if record.status.is_final:
-        settle_job(deps, record)  # whoever ended it may have died before settling
+        # Whoever ended it may have died before settling; a canceled job is settled with
+        # what its calls were billed, from the ledger.
+        if not settle_canceled(job_id, deps, current=record):
+            settle_job(deps, record)
         return DeadLetterOutcome.ALREADY_DONE
     now = deps.clock()
     if record.status is JobStatus.RUNNING and (record.lease_expires_at or 0) >= now.timestamp():

@@ -7,7 +7,12 @@ user commits, and the one ``auto`` would pick under the request's policy and lim
 
 from __future__ import annotations
 
-from sketchbridge.domain.models import EstimateRequest, EstimateResponse, EstimatesResponse
+from sketchbridge.domain.models import (
+    EstimateRequest,
+    EstimateResponse,
+    EstimatesResponse,
+    ExcludedProvider,
+)
 from sketchbridge.domain.selection import RequestNeeds
 from sketchbridge.preprocessing.decode import decode_sketch, parse_data_url
 from sketchbridge.preprocessing.fit import choose_output_size
@@ -28,7 +33,9 @@ def estimate(request: EstimateRequest, *, deps: Dependencies) -> EstimatesRespon
         requested="auto",
         policy=request.policy,
         steps=request.params.steps,
+        params=request.params,
         allow_failover=request.allow_failover,
+        allow_offline_fallback=request.allow_offline_fallback,
         max_cost_usd=request.max_cost_usd,
         max_eta_s=request.max_eta_s,
         now=deps.clock().timestamp(),
@@ -44,6 +51,7 @@ def estimate(request: EstimateRequest, *, deps: Dependencies) -> EstimatesRespon
         width=width,
         height=height,
         steps=request.params.steps,
+        excluded=[ExcludedProvider(provider=name, reason=reason) for name, reason in plan.excluded],
     )
 
 

@@ -19,7 +19,7 @@ def publish(
     Returns how many subscribers received it.
     """
     delivered = 0
-    final = message.type in ("result", "error") or (
+    final = message.type in ("result", "error", "canceled") or (
         message.step is not None and message.step == message.total_steps
     )
     subscribers = (

@@ -46,6 +46,8 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         hops=record.hops,
         seq=record.seq,
         warnings=record.warnings,
+        params_native=record.params_native,
+        offline_fallback=record.offline_fallback,
     )
 
 
@@ -63,7 +65,9 @@ def current_state_message(
             result=result_info(record, objects, url_ttl=url_ttl),
             warnings=record.warnings or None,
         )
-    if record.status in (JobStatus.FAILED, JobStatus.CANCELED):
+    if record.status is JobStatus.CANCELED:
+        return canceled_frame(record)
+    if record.status is JobStatus.FAILED:
         return JobEventMessage(
             type="error",
             job_id=record.id,
@@ -81,5 +85,22 @@ def current_state_message(
         status=record.status,
         progress=record.progress,
         message=f"{record.status.value}{where}",
+        warnings=record.warnings or None,
+    )
+
+
+CANCELED_MESSAGE = "You canceled this generation."
+
+
+def canceled_frame(record: JobRecord) -> JobEventMessage:
+    """The last frame of a canceled job, shaped like a failed job's (``type`` "canceled")."""
+    return JobEventMessage(
+        type="canceled",
+        job_id=record.id,
+        seq=record.seq,
+        status=JobStatus.CANCELED,
+        progress=record.progress,
+        message=CANCELED_MESSAGE,
+        error=record.error,
         warnings=record.warnings or None,
     )

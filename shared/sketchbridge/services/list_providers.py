@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sketchbridge.domain.latency import DEFAULT_WINDOW_S
 from sketchbridge.domain.models import (
-    GenerationParams,
     ParameterRangeResponse,
     ProviderCapabilitiesResponse,
     ProviderLatencyResponse,
@@ -17,15 +16,17 @@ from sketchbridge.domain.models import (
     ProviderResponse,
     ProvidersResponse,
 )
+from sketchbridge.domain.parameters import ParameterRange
 from sketchbridge.domain.pricing import price_model_to_dict
 from sketchbridge.domain.selection import RequestNeeds
 from sketchbridge.providers.base import ProviderCapabilities
 from sketchbridge.services.ports import Dependencies
-from sketchbridge.services.provider_manager import Policy, ProviderManager
+from sketchbridge.services.provider_manager import Policy, ProviderManager, steps_on
 
-# The plain request every provider is quoted for: a square picture at the default steps.
+# The plain request every provider is quoted for: a square picture at each one's own default
+# steps (None: the provider's default).
 DEFAULT_SIDE = 1024
-DEFAULT_STEPS = GenerationParams().steps
+DEFAULT_STEPS: int | None = None
 DEFAULT_POLICY: Policy = "balanced"
 
 
@@ -61,11 +62,12 @@ def list_providers(deps: Dependencies) -> ProvidersResponse:
                 reason=status.reason,
                 capabilities=_capabilities(caps),
                 parameters=_parameters(caps),
+                ignored=list(caps.parameters.ignored()),
                 price=price_model_to_dict(profiles[provider.name].price),
                 quote=ProviderQuoteResponse(
                     width=DEFAULT_SIDE,
                     height=DEFAULT_SIDE,
-                    steps=min(DEFAULT_STEPS, caps.max_steps),
+                    steps=steps_on(caps, DEFAULT_STEPS),
                     cost_usd=quote.cost_usd,
                     eta_s=quote.eta_s,
                     eta_p90_s=quote.eta_p90_s,
@@ -103,7 +105,39 @@ def _capabilities(caps: ProviderCapabilities) -> ProviderCapabilitiesResponse:
 
 
 def _parameters(caps: ProviderCapabilities) -> ProviderParametersResponse:
-    side = ParameterRangeResponse(min=caps.min_side, max=caps.max_side, multiple=caps.size_multiple)
+    ranges = caps.parameters
+
+    def side(name: str) -> ParameterRangeResponse:
+        # No default: the size follows the sketch's aspect unless the request sets it.
+        return ParameterRangeResponse(
+            min=caps.min_side, max=caps.max_side, multiple=caps.size_multiple, native_name=name
+        )
+
     return ProviderParametersResponse(
-        width=side, height=side, steps=ParameterRangeResponse(min=1, max=caps.max_steps)
+        width=side("width"),
+        height=side("height"),
+        steps=_range(ranges.steps),
+        strength=_range(ranges.strength),
+        guidance_scale=_range(ranges.guidance_scale),
+        seed=_range(ranges.seed, default=False),
+    )
+
+
+def _range(
+    declared: ParameterRange | None, *, default: bool = True
+) -> ParameterRangeResponse | None:
+    """One generic parameter as a client reads it; None where the provider ignores it. A
+    seed has no default to show: one is drawn when the request sets none."""
+    if declared is None:
+        return None
+
+    def number(value: float) -> int | float:
+        return int(value) if declared.integer else value
+
+    return ParameterRangeResponse(
+        min=number(declared.minimum),
+        max=number(declared.maximum),
+        default=number(declared.default) if default else None,
+        native_name=declared.native_name,
+        integer=declared.integer,
     )

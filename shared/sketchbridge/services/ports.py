@@ -108,6 +108,40 @@ class JobStore(Protocol):
         """
         ...
 
+    # Cancel (services/cancel_job.py).
+
+    def cancel(
+        self,
+        job_id: str,
+        error: ErrorInfo,
+        *,
+        expected: JobStatus,
+        updated_at: str,
+        seq_bump: int = 1,
+        cost_usd: float | None = None,
+    ) -> JobRecord | None:
+        """Mark the job canceled if its status is still ``expected``; the stored record.
+
+        ``seq_bump`` raises its seq by more than one where its client saw higher seqs (a
+        follower shows its leader's). ``cost_usd`` None: left as it is.
+        """
+        ...
+
+    def note_canceled_cost(
+        self, job_id: str, *, cost_usd: float, hops: list[HopInfo], updated_at: str
+    ) -> JobRecord | None:
+        """What a canceled job's calls were billed, once its processor stopped; the stored
+        record, or None if the job is not canceled."""
+        ...
+
+    def follow_instead(
+        self, job_id: str, *, was: str | None, leader_job_id: str | None, seq: int, updated_at: str
+    ) -> JobRecord | None:
+        """Move a queued job from following ``was`` (None: nobody) to following
+        ``leader_job_id`` (None: to run itself), with its seq set to ``seq``; the stored
+        record, or None if it is no longer queued behind ``was``."""
+        ...
+
 
 @dataclass(frozen=True)
 class StuckJob:

@@ -18,6 +18,8 @@ from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
     ContentPolicyError,
     InternalError,
+    InvalidParamsError,
+    JobCanceledError,
     ProviderError,
     SketchbridgeError,
 )
@@ -34,10 +36,12 @@ from sketchbridge.domain.models import (
 from sketchbridge.domain.redelivery import redelivery_delay_s
 from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
 from sketchbridge.preprocessing.decode import decode_sketch
-from sketchbridge.providers.base import ProgressUpdate, ProviderRequest
+from sketchbridge.providers.base import ImageProvider, ProgressUpdate, ProviderRequest
+from sketchbridge.services.cancel_job import CancelWatch, settle_canceled
 from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
 from sketchbridge.services.job_events import RecentSubscribers, publish
 from sketchbridge.services.job_views import result_info
+from sketchbridge.services.parameter_checks import Resolved, adapter_native, resolve_on
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_chain import ChainFailedError, Hop, run_chain
 from sketchbridge.services.provider_manager import ProviderManager, price_of
@@ -54,6 +58,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ALREADY_DONE = "already_done"
+    CANCELED = "canceled"
     MISSING = "missing"
 
 
@@ -61,6 +66,14 @@ class Outcome(StrEnum):
 class ProcessResult:
     job_id: str
     outcome: Outcome
+
+
+@dataclass
+class _ProgressShown:
+    """The highest progress this delivery has told the subscribers (and stored): no frame
+    goes below it, whichever provider, preview or redelivery the next one comes from."""
+
+    value: float
 
 
 def process_job(
@@ -89,7 +102,8 @@ def process_job(
             return ProcessResult(job_id, Outcome.MISSING)
         if existing.status.is_final:
             # The delivery that ended it may have died before settling its reservation.
-            settle_job(deps, existing)
+            if not settle_canceled(job_id, deps, current=existing):
+                settle_job(deps, existing)
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
@@ -99,8 +113,15 @@ def process_job(
     hops: list[HopInfo] = list(record.hops)
     # The ledger entries of this delivery's billed calls, failed ones included.
     billed: list[LedgerRecord] = []
+    shown = _ProgressShown(record.progress)
+    # Its owner may cancel it while it runs (services/cancel_job.py).
+    watch = CancelWatch(job_id, deps.jobs)
     try:
-        finished = _render(record, deps, hops, billed)
+        finished = _render(record, deps, hops, billed, shown, watch)
+    except JobCanceledError:
+        # Not a failure: no retry, no failover; the cancel already told the subscribers.
+        settle_canceled(job_id, deps, hops=hops, billed=billed)
+        return ProcessResult(job_id, Outcome.CANCELED)
     except SketchbridgeError as error:
         final = not error.retryable or receive_count >= deps.max_receive_count
         if not final:
@@ -112,6 +133,7 @@ def process_job(
                 reason=retry_message(error.message, delay, receive_count, deps.max_receive_count),
                 hops=hops,
                 retry_in_s=delay,
+                progress=shown.value,
             )
             if retry_in is not None:
                 retry_in(delay)
@@ -135,11 +157,15 @@ def process_job(
                     deps.max_receive_count,
                 ),
                 retry_in_s=delay,
+                progress=shown.value,
             )
             if retry_in is not None:
                 retry_in(delay)
         raise
 
+    if finished is None and settle_canceled(job_id, deps, hops=hops, billed=billed):
+        # Canceled while the picture was drawn: it is not written over the canceled job.
+        return ProcessResult(job_id, Outcome.CANCELED)
     if finished is not None:
         # The reservation becomes what the job cost (settling twice changes nothing).
         settle_job(deps, finished)
@@ -190,7 +216,12 @@ def _share_result(finished: JobRecord, deps: Dependencies) -> None:
 
 
 def _render(
-    record: JobRecord, deps: Dependencies, hops: list[HopInfo], billed: list[LedgerRecord]
+    record: JobRecord,
+    deps: Dependencies,
+    hops: list[HopInfo],
+    billed: list[LedgerRecord],
+    shown: _ProgressShown,
+    watch: CancelWatch,
 ) -> JobRecord | None:
     """Generate and store the result; the finished record, or None if the lease was lost.
 
@@ -202,15 +233,20 @@ def _render(
     sketch = decode_sketch(deps.objects.get(record.sketch_key)).image
     params = record.params
     latest_seq = record.seq
-    latest_progress = record.progress
+    # Each provider counts its steps from 0: a hop's (or a redelivery's) steps fill what is
+    # left above the progress already shown, so a subscriber never sees it go back.
+    hop_base = record.progress
 
     def on_progress(update: ProgressUpdate) -> None:
-        nonlocal latest_seq, latest_progress
-        progress = round(update.step / update.total_steps, 4)
+        nonlocal latest_seq
+        fraction = update.step / update.total_steps if update.total_steps else 0.0
+        progress = round(max(shown.value, hop_base + (1.0 - hop_base) * fraction), 4)
         seq = deps.jobs.record_progress(record.id, progress, updated_at=deps.clock().isoformat())
         if seq is None:
+            watch.stopped()  # canceled, perhaps: the adapter hears it from should_stop
             return  # the job no longer runs here: say nothing that contradicts its record
-        latest_seq, latest_progress = seq, progress
+        watch.confirmed()
+        latest_seq, shown.value = seq, progress
         _emit(
             deps,
             record,
@@ -224,17 +260,25 @@ def _render(
         )
 
     def on_hop(hop: Hop, next_provider: str | None) -> None:
-        nonlocal latest_seq
+        nonlocal latest_seq, hop_base
         hops.append(_hop_info(hop))
         if next_provider is None:
             return
+        hop_base = shown.value
         deps.metrics.add(metrics.PROVIDER_FAILED_OVER, 1, {"Provider": hop.provider})
-        seq = deps.jobs.record_progress(
-            record.id, latest_progress, updated_at=deps.clock().isoformat()
-        )
+        seq = deps.jobs.record_progress(record.id, shown.value, updated_at=deps.clock().isoformat())
+        if seq is None:
+            watch.stopped()
         if seq is not None:
             latest_seq = seq
-            _emit(deps, record, "status", seq=seq, message=hop_message(hop, next_provider))
+            _emit(
+                deps,
+                record,
+                "status",
+                seq=seq,
+                progress=shown.value,
+                message=hop_message(hop, next_provider),
+            )
 
     result_key = result_key_of(record)
     found = _result_of_an_earlier_delivery(record, deps)
@@ -275,24 +319,49 @@ def _render(
 
     manager = ProviderManager(deps)
     profiles = manager.profiles()
+    # Per provider, the values it runs the job with (its own defaults and ranges).
+    ran_with: dict[str, Resolved] = {}
+
+    def request_for(provider: ImageProvider) -> ProviderRequest | str:
+        """The request as ``provider`` takes it, or why it cannot take the parameters."""
+        if record.requested_params is None:
+            return base_request  # written before requests kept what they set: as stored
+        try:
+            resolved = resolve_on(manager, provider.name, record.requested_params, seed=params.seed)
+        except InvalidParamsError as refused:
+            return refused.message
+        prepared = replace(
+            base_request,
+            seed=resolved.seed,
+            steps=resolved.steps,
+            strength=resolved.strength,
+            guidance_scale=resolved.guidance_scale,
+        )
+        ran_with[provider.name] = replace(
+            resolved, native=adapter_native(provider, prepared, resolved.native)
+        )
+        return prepared
+
     started = time.monotonic()
     try:
+        base_request = ProviderRequest(
+            sketch=sketch,
+            prompt=f"{record.prompt}; {record.prompt_hint}"
+            if record.prompt_hint
+            else record.prompt,
+            negative_prompt=record.negative_prompt,
+            seed=params.seed,
+            steps=params.steps,
+            strength=params.strength,
+            guidance_scale=params.guidance_scale,
+            width=params.width,
+            height=params.height,
+            timeout_s=deps.provider_timeout_seconds,
+            should_stop=watch.should_stop,
+        )
         chain = run_chain(
             order,
-            ProviderRequest(
-                sketch=sketch,
-                prompt=f"{record.prompt}; {record.prompt_hint}"
-                if record.prompt_hint
-                else record.prompt,
-                negative_prompt=record.negative_prompt,
-                seed=params.seed,
-                steps=params.steps,
-                strength=params.strength,
-                guidance_scale=params.guidance_scale,
-                width=params.width,
-                height=params.height,
-                timeout_s=deps.provider_timeout_seconds,
-            ),
+            base_request,
             deps=deps,
             profiles=profiles,
             on_progress=on_progress,
@@ -300,6 +369,7 @@ def _render(
             failover_on_policy=deps.failover_on_policy,
             resume=resume,
             on_started=remember_call,
+            request_for=request_for,
         )
     except ChainFailedError as failed:
         # Every provider tried, the last one included, goes on the failed job; what the
@@ -310,8 +380,15 @@ def _render(
     hops.append(_hop_info(chain.hops[-1]))
     result = chain.result
     profile = profiles.get(chain.provider.name)
+    resolved = ran_with.get(chain.provider.name)
     estimate = (
-        price_of(chain.provider, profile.price, result.width, result.height, params.steps)
+        price_of(
+            chain.provider,
+            profile.price,
+            result.width,
+            result.height,
+            resolved.steps if resolved else params.steps,
+        )
         if profile is not None
         else None
     )
@@ -360,6 +437,7 @@ def _render(
         cost_usd=job_cost_usd(record.id, deps, known=billed),
         duration_s=round(time.monotonic() - started, 3),
         reproducible=chain.provider.capabilities.seed and result.seed is not None,
+        ran_with=resolved,
     )
 
 
@@ -379,6 +457,7 @@ def hop_message(hop: Hop, next_provider: str) -> str:
         "timeout": "did not answer in time",
         "provider_unavailable": "is unavailable",
         "content_policy": "refused the request",
+        "parameters_out_of_range": "cannot take these parameters",
     }.get(hop.outcome, f"failed ({hop.outcome})")
     return f"{hop.provider} {why}, trying {next_provider}"
 
@@ -481,7 +560,19 @@ def _complete(
     cost_usd: float | None = None,
     duration_s: float | None = None,
     reproducible: bool | None = None,
+    ran_with: Resolved | None = None,
 ) -> JobRecord | None:
+    params = record.params
+    if ran_with is not None:
+        # What the provider that drew it ran (a failover hop's own defaults, not the pick's).
+        params = params.model_copy(
+            update={
+                "seed": ran_with.seed,
+                "steps": ran_with.steps,
+                "strength": ran_with.strength,
+                "guidance_scale": ran_with.guidance_scale,
+            }
+        )
     finished = record.model_copy(
         update={
             "hops": list(hops),
@@ -494,15 +585,27 @@ def _complete(
             "provider": produced.provider,
             "model": produced.model,
             "result_key": result_key,
-            "params": record.params.model_copy(
+            "params": params.model_copy(
                 update={"width": produced.width, "height": produced.height}
             ),
+            "params_native": ran_with.native if ran_with is not None else record.params_native,
+            "offline_fallback": _offline_fallback(record, produced.provider, deps),
             "updated_at": deps.clock().isoformat(),
             "lease_expires_at": None,
             "seq": latest_seq + 1,
         }
     )
     return finished if deps.jobs.complete(finished) else None
+
+
+def _offline_fallback(record: JobRecord, provider_name: str, deps: Dependencies) -> bool:
+    """Did a non-AI provider the request did not name (the offline renderer) draw it?"""
+    if provider_name == record.provider_requested:
+        return False
+    try:
+        return not deps.providers.resolve(provider_name).is_ai
+    except SketchbridgeError:
+        return False
 
 
 def _store_preview(record: JobRecord, update: ProgressUpdate, deps: Dependencies) -> str | None:
@@ -534,6 +637,7 @@ def _release(
     reason: str,
     retry_in_s: int,
     hops: list[HopInfo] | None = None,
+    progress: float | None = None,
 ) -> None:
     seq = deps.jobs.release(record.id, updated_at=deps.clock().isoformat(), hops=hops)
     if seq is not None:
@@ -542,6 +646,8 @@ def _release(
             record,
             "status",
             seq=seq,
+            # What this delivery had shown, not what the job had when it was claimed.
+            progress=progress,
             message=reason,
             status=JobStatus.QUEUED,
             retry_in_s=retry_in_s,
@@ -572,8 +678,11 @@ def _fail(
     )
     if stored is not None:
         # Failed here: the reservation becomes what the failed calls were billed (usually
-        # nothing). None: the job had already ended elsewhere, which settled it.
+        # nothing). None: the job had already ended elsewhere, which settled it, or its owner
+        # canceled it while it ran, which leaves the settling to this delivery.
         settle_job(deps, stored)
+    elif settle_canceled(record.id, deps, hops=hops, billed=billed or ()):
+        return
     deps.metrics.add(metrics.JOB_FAILED, 1)
     if record.cache_mode != "bypass":
         # The jobs that followed this one share its end.

@@ -24,7 +24,9 @@ from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.circuit_breaker import allows_call, counts_against_provider
 from sketchbridge.domain.errors import (
     ContentPolicyError,
+    InvalidParamsError,
     InvalidRequestError,
+    JobCanceledError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -54,6 +56,8 @@ MIN_CALL_BUDGET_S = 1.0
 
 SKIPPED_OPEN = "circuit_open"
 SKIPPED_RATE = "rate_limited_locally"
+# The request's parameters are outside this provider's ranges (``request_for`` said why).
+SKIPPED_PARAMS = "parameters_out_of_range"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class Hop:
 
     @property
     def called(self) -> bool:
-        return self.outcome not in (SKIPPED_OPEN, SKIPPED_RATE)
+        return self.outcome not in (SKIPPED_OPEN, SKIPPED_RATE, SKIPPED_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ def run_chain(
     on_started: Callable[[str, str], None] | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    request_for: Callable[[ImageProvider], ProviderRequest | str] | None = None,
 ) -> ChainResult:
     """Try ``order`` until one provider succeeds; ``on_hop(hop, next_provider)`` per hop.
 
@@ -109,6 +114,10 @@ def run_chain(
 
     ``clock`` (Unix seconds) defaults to ``deps.clock``: breakers and latency windows are
     stamped on the calendar everything else reads.
+
+    ``request_for(provider)``, when given, is the request as that provider takes it (its own
+    defaults, its native values), or why it cannot take the job's parameters: that provider
+    is then skipped without a call (``SKIPPED_PARAMS``).
 
     Raises ``ChainFailedError`` carrying the error to record on the job.
     """
@@ -127,6 +136,14 @@ def run_chain(
         except ValueError:
             provider = deps.providers.resolve(name)
         following = names[index + 1] if index + 1 < len(names) else None
+        prepared = request_for(provider) if request_for is not None else request
+        if isinstance(prepared, str):
+            # Never called, so nothing counts against it; if no provider is left, this is why.
+            last_error = last_error or InvalidParamsError(prepared)
+            hop = Hop(name, SKIPPED_PARAMS, 0.0, prepared)
+            hops.append(hop)
+            on_hop(hop, following)
+            continue
         now = clock()
         decision = allows_call(breakers[name], now, deps.breakers.policy)
         probe_started_at: float | None = None
@@ -147,6 +164,9 @@ def run_chain(
             continue
 
         for attempt in (1, 2):
+            if request.should_stop is not None and request.should_stop():
+                # Canceled between calls: no next provider, no retry.
+                raise ChainFailedError(JobCanceledError("The job was canceled."), hops)
             remaining = deadline - clock()
             if remaining < MIN_CALL_BUDGET_S:
                 error = last_error or ProviderTimeoutError(
@@ -165,7 +185,7 @@ def run_chain(
                 result = _call_with_first_byte_deadline(
                     provider,
                     replace(
-                        request,
+                        prepared,
                         timeout_s=remaining,
                         resume_id=resume_id,
                         on_started=started_hook,
@@ -191,25 +211,39 @@ def run_chain(
                     # if the retry fails too: opening it now would forbid the very
                     # retry the provider asked for.
                     deps.latency.record(
-                        name, seconds=seconds, ok=False, steps=request.steps, now=clock()
+                        name, seconds=seconds, ok=False, steps=prepared.steps, now=clock()
                     )
                     on_hop(hop, name)
                     sleep(retry_after)
                     continue
                 _record(
-                    deps, name, error.code, seconds, request.steps, clock(), error, probe_started_at
+                    deps,
+                    name,
+                    error.code,
+                    seconds,
+                    prepared.steps,
+                    clock(),
+                    error,
+                    probe_started_at,
                 )
                 if not _may_fail_over(error, failover_on_policy):
                     raise ChainFailedError(error, hops) from error
                 on_hop(hop, following)
                 break
+            except JobCanceledError as error:
+                # Its owner canceled the job: not the provider's fault (no breaker, no
+                # failure counted) and nothing another provider could help with. What the
+                # provider billed for the work before the stop goes to the ledger.
+                seconds = clock() - started
+                hops.append(Hop(name, error.code, round(seconds, 3), error.message, error.usage))
+                raise ChainFailedError(error, hops) from error
             except InvalidRequestError as error:
                 # The request cannot be drawn as asked (e.g. out of this provider's
                 # ranges): not the provider's fault, and another provider may take it.
                 seconds = clock() - started
                 _count_call(deps, name, error.code, seconds)
                 _record(
-                    deps, name, error.code, seconds, request.steps, clock(), None, probe_started_at
+                    deps, name, error.code, seconds, prepared.steps, clock(), None, probe_started_at
                 )
                 last_error = error
                 hop = Hop(name, error.code, round(seconds, 3), error.message)
@@ -221,7 +255,7 @@ def run_chain(
             else:
                 seconds = clock() - started
                 _count_call(deps, name, "ok", seconds)
-                _record(deps, name, "ok", seconds, request.steps, clock(), None, probe_started_at)
+                _record(deps, name, "ok", seconds, prepared.steps, clock(), None, probe_started_at)
                 hops.append(Hop(name, "ok", round(seconds, 3), usage=result.usage))
                 return ChainResult(result=result, provider=provider, hops=tuple(hops))
 

@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from sketchbridge.domain.billing import ActualCost, ProviderUsage
+from sketchbridge.domain.errors import InvalidParamsError
 from sketchbridge.domain.latency import eta, prior_eta
+from sketchbridge.domain.models import GenerationParams
+from sketchbridge.domain.parameter_rules import ParameterCheck, check_parameters
 from sketchbridge.domain.pricing import (
     PriceModel,
     actual_cost,
@@ -36,7 +39,7 @@ from sketchbridge.domain.selection import (
     rank,
     unmet_needs,
 )
-from sketchbridge.providers.base import ImageProvider
+from sketchbridge.providers.base import ImageProvider, ProviderCapabilities
 from sketchbridge.services.ports import Dependencies
 
 Policy = Literal["cheapest", "fastest", "balanced"]
@@ -67,6 +70,8 @@ class Quote:
     eta_s: float
     eta_p90_s: float
     health: Health
+    # The part of ``reasons`` that is about the request's parameters (out of its ranges).
+    parameter_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,11 @@ class Plan:
     quotes: dict[str, Quote]
     # The model each provider runs for this job (an admin may have chosen another one).
     models: dict[str, str] = field(default_factory=dict)
+    # The providers ``auto`` left out, and why, in the registry's order.
+    excluded: tuple[tuple[str, str], ...] = ()
+    # Set when no provider ``auto`` may use takes the request's parameters: submit refuses
+    # the request with it (400 invalid_params, each provider's reason) and queues nothing.
+    parameter_refusal: InvalidParamsError | None = None
 
     @property
     def chosen(self) -> Quote:
@@ -177,9 +187,10 @@ class ProviderManager:
         self,
         needs: RequestNeeds,
         *,
-        steps: int,
+        steps: int | None,
         now: float,
         queue_ahead_s: float | None = None,
+        params: GenerationParams | None = None,
     ) -> dict[str, Quote]:
         """Cost and ETA of the request on every enabled provider, and whether it fits.
 
@@ -197,10 +208,12 @@ class ProviderManager:
             # The model an admin chose brings its own sizes, steps, ranges and price.
             chosen = self.provider(provider.name)
             caps = chosen.capabilities
+            check = self.check_parameters(provider.name, params, steps=steps)
+            provider_steps = steps_on(caps, steps)
             summary = self._deps.latency.summary(provider.name, now=now)
             alone = eta(
                 summary,
-                steps=min(steps, caps.max_steps),
+                steps=provider_steps,
                 prior=prior_eta(profile.typical_s),
                 prior_steps=profile.typical_steps,
                 scales_with_steps=caps.max_steps > 1,
@@ -210,17 +223,51 @@ class ProviderManager:
                 if queue_ahead_s is not None
                 else waiting / INTERACTIVE_CONCURRENCY * alone.p50_s
             )
-            reasons = unmet_needs(caps, needs)
+            parameter_reasons = tuple(problem.describe() for problem in check.problems)
+            reasons = (*unmet_needs(caps, needs), *parameter_reasons)
             quotes[provider.name] = Quote(
                 provider=provider.name,
                 eligible=not reasons and status.health != "down",
                 reasons=reasons if status.health != "down" else (*reasons, status.reason),
-                cost_usd=price_of(chosen, profile.price, width, height, steps),
+                cost_usd=price_of(chosen, profile.price, width, height, provider_steps),
                 eta_s=round(expected.p50_s, 2),
                 eta_p90_s=round(expected.p90_s, 2),
                 health=status.health,
+                parameter_reasons=parameter_reasons,
             )
         return quotes
+
+    def check_parameters(
+        self,
+        name: str,
+        params: GenerationParams | None,
+        *,
+        steps: int | None = None,
+        drawn_seed: int | None = None,
+    ) -> ParameterCheck:
+        """The named provider's verdict on the request's parameters, for the model it runs
+        (``params`` None: only ``steps``, as the plain request of ``GET /providers``)."""
+        requested = (
+            params.model_dump(include={"steps", "strength", "guidance_scale", "seed"})
+            if params is not None
+            else {"steps": steps}
+        )
+        return check_parameters(
+            self.provider(name).capabilities.parameters,
+            requested,
+            provider=name,
+            drawn_seed=drawn_seed,
+        )
+
+    def is_ai(self, name: str) -> bool:
+        return bool(self._deps.providers.resolve(name).is_ai)
+
+    def auto_pool(self, *, allow_offline_fallback: bool) -> list[str]:
+        """The providers ``auto`` may use at all, health aside: the enabled AI ones (and the
+        rest when the request allows an offline fallback, or when there is no AI one)."""
+        enabled = [name for name, profile in self.profiles().items() if profile.enabled]
+        ai = [name for name in enabled if self.is_ai(name)]
+        return ai if ai and not allow_offline_fallback else enabled
 
     def plan(
         self,
@@ -228,16 +275,25 @@ class ProviderManager:
         *,
         requested: str,
         policy: Policy,
-        steps: int,
+        steps: int | None,
         allow_failover: bool,
         max_cost_usd: float | None,
         max_eta_s: float | None,
         now: float,
         seed: int,
         queue_ahead_s: float | None = None,
+        params: GenerationParams | None = None,
+        allow_offline_fallback: bool = False,
     ) -> Plan:
-        """The order to try providers in: the one asked for (or the policy's pick) first."""
-        quotes = self.quotes(needs, steps=steps, now=now, queue_ahead_s=queue_ahead_s)
+        """The order to try providers in: the one asked for (or the policy's pick) first.
+
+        ``auto`` means AI: while the deployment has an enabled AI provider, a non-AI one
+        (``local``) is never picked; it ends the failover chain only when the request allows
+        an offline fallback. Only providers that take the request's parameters are candidates.
+        """
+        quotes = self.quotes(
+            needs, steps=steps, now=now, queue_ahead_s=queue_ahead_s, params=params
+        )
         profiles = self.profiles()
         ranked = rank(
             [
@@ -258,14 +314,79 @@ class ProviderManager:
             seed=seed,
         )
         models = {name: self.provider(name).model for name in quotes}
+        ai = [name for name in quotes if self.is_ai(name) and profiles[name].enabled]
+        # A deployment without any AI provider (only the offline renderer) has nothing else.
+        usable = [name for name in ranked if name in ai or not ai or allow_offline_fallback]
+        chain = [name for name in usable if name in ai] + [n for n in usable if n not in ai]
         if requested != "auto":
             explicit = self._deps.providers.resolve(requested).name
-            others = [name for name in ranked if name != explicit] if allow_failover else []
+            others = [name for name in chain if name != explicit] if allow_failover else []
             return Plan(order=(explicit, *others), quotes=quotes, models=models)
-        if not ranked:
-            # Nothing fits and is up: still try the default, whose error will say why.
-            return Plan(order=(self._deps.providers.default,), quotes=quotes, models=models)
-        return Plan(order=tuple(ranked), quotes=quotes, models=models)
+        excluded = tuple(
+            (name, _exclusion(quotes[name], max_cost_usd, max_eta_s, offline=name not in ai))
+            for name in quotes
+            if name not in chain
+        )
+        if chain:
+            return Plan(order=tuple(chain), quotes=quotes, models=models, excluded=excluded)
+        pool = ai if ai and not allow_offline_fallback else list(quotes)
+        refusal = None
+        if all(quotes[name].parameter_reasons for name in pool):
+            refusal = InvalidParamsError(
+                "No provider takes these parameters: "
+                + "; ".join(f"{name}: {'; '.join(quotes[name].parameter_reasons)}" for name in pool)
+                + ".",
+                suggestions=["Change the parameters to fit a provider's range (GET /providers)."],
+                details={
+                    "excluded": [
+                        {"provider": name, "reason": "; ".join(quotes[name].parameter_reasons)}
+                        for name in pool
+                    ]
+                },
+            )
+        # Nothing fits and is up: still try one that could, whose error will say why.
+        fallback = next(
+            (
+                name
+                for name in [self._deps.providers.default, *pool]
+                if name in pool and not quotes[name].parameter_reasons
+            ),
+            self._deps.providers.default,
+        )
+        return Plan(
+            order=(fallback,),
+            quotes=quotes,
+            models=models,
+            excluded=excluded,
+            parameter_refusal=refusal,
+        )
+
+
+def _exclusion(
+    quote: Quote, max_cost_usd: float | None, max_eta_s: float | None, *, offline: bool
+) -> str:
+    """Why ``auto`` left a provider out, in words for the user."""
+    if quote.reasons:
+        return "; ".join(quote.reasons)
+    if max_cost_usd is not None and quote.cost_usd > max_cost_usd:
+        return f"costs ${quote.cost_usd:g}, above the limit of ${max_cost_usd:g}"
+    if max_eta_s is not None and quote.eta_s > max_eta_s:
+        return f"takes about {quote.eta_s:g} s, above the limit of {max_eta_s:g} s"
+    if offline:
+        return "not AI: auto uses it only as the last hop when allow_offline_fallback is set"
+    return "not eligible"
+
+
+def steps_on(caps: ProviderCapabilities, steps: int | None) -> int:
+    """The steps a request runs with on a provider, for its ETA and price: the request's (or
+    the provider's default), 1 where it has no step control. An out-of-range request is
+    refused before it runs; its figures are quoted at the nearest the provider takes."""
+    ranges = caps.parameters.steps
+    if ranges is None:
+        return 1
+    if steps is None:
+        return int(ranges.default)
+    return int(min(max(steps, ranges.minimum), ranges.maximum))
 
 
 def retirement_date(provider: ImageProvider, profile: ProviderProfile) -> date | None:
@@ -284,6 +405,6 @@ def price_of(
         price,
         width=width,
         height=height,
-        steps=min(steps, provider.capabilities.max_steps),
+        steps=steps_on(provider.capabilities, steps),
         quality=quality if isinstance(quality, str) else None,
     )

@@ -29,6 +29,7 @@ from sketchbridge.domain.models import (
     MAX_SEED,
     CacheRecord,
     ErrorInfo,
+    ExcludedProvider,
     GenerationRequest,
     IdempotencyRecord,
     JobMessage,
@@ -44,9 +45,11 @@ from sketchbridge.preprocessing.fit import ProviderImageSpec, choose_output_size
 from sketchbridge.preprocessing.pipeline import PreprocessedSketch, preprocess
 from sketchbridge.preprocessing.targets import spec_for
 from sketchbridge.providers.base import ImageProvider
+from sketchbridge.services.cancel_job import run_without_leader
 from sketchbridge.services.cost_tracking import record_cache_hit, record_joined
 from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
+from sketchbridge.services.parameter_checks import refuse_unfit_parameters, resolve_on
 from sketchbridge.services.ports import Dependencies
 from sketchbridge.services.provider_manager import Plan, ProviderManager
 from sketchbridge.services.reservations import (
@@ -72,7 +75,6 @@ class _Draft:
     sketch_sha256: str
     width: int
     height: int
-    steps: int
     model: str | None  # the named provider's model; None for "auto"
     reproducible: bool
 
@@ -152,7 +154,7 @@ def _submit_all(
         try:
             responses.append(
                 _launch(
-                    record.model_copy(update={"warnings": warnings}),
+                    record.model_copy(update={"warnings": [*record.warnings, *warnings]}),
                     draft,
                     user_id=user_id,
                     deps=deps,
@@ -199,11 +201,14 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
     """Validate and preprocess. A named provider's model (the one an admin chose, if any:
     one read of the overrides) is part of the fingerprint, so a switch of model is never
     answered with a picture the earlier model drew."""
+    manager = ProviderManager(deps)
     provider = (
         None
         if request.provider == "auto"
-        else ProviderManager(deps).provider(deps.providers.resolve(request.provider).name)
+        else manager.provider(deps.providers.resolve(request.provider).name)
     )
+    # Out of the provider's range: refused here, before anything is stored, never clamped.
+    refuse_unfit_parameters(request, manager)
     decoded = decode_sketch(_sketch_bytes(request, user_id=user_id, deps=deps))
     caps = provider.capabilities if provider else None
     width, height = choose_output_size(
@@ -232,7 +237,6 @@ def _draft(request: GenerationRequest, deps: Dependencies, *, user_id: str) -> _
         sketch_sha256=hashlib.sha256(prepared.png).hexdigest(),
         width=width,
         height=height,
-        steps=min(request.params.steps, caps.max_steps) if caps else request.params.steps,
         model=provider.model if provider else None,
         reproducible=caps.seed if caps else True,
     )
@@ -253,15 +257,34 @@ def _prepare(
     Reads only: nothing is stored until the job's quote is reserved.
     """
     drawn_seed, seed_in_key = seed
+    manager = ProviderManager(deps)
+    # Until a provider is picked, the values the named one would run with.
+    before_plan = (
+        resolve_on(
+            manager, deps.providers.resolve(request.provider).name, request.params, seed=drawn_seed
+        )
+        if request.provider != "auto"
+        else None
+    )
     params = ResolvedParams(
         # A drawn seed is recorded, so every result can be reproduced on request.
-        seed=drawn_seed,
-        steps=draft.steps,
-        strength=request.params.strength,
-        guidance_scale=request.params.guidance_scale,
+        seed=before_plan.seed if before_plan else drawn_seed,
+        steps=before_plan.steps if before_plan else request.params.steps or 20,
+        strength=before_plan.strength if before_plan else _or(request.params.strength, 0.75),
+        guidance_scale=before_plan.guidance_scale
+        if before_plan
+        else _or(request.params.guidance_scale, 7.5),
         width=draft.width,
         height=draft.height,
     )
+    # What the request set (None: the provider's default) goes into the fingerprint: "auto"
+    # with defaults is one request whichever provider answers it.
+    keyed_params = {
+        **request.params.model_dump(include={"steps", "strength", "guidance_scale"}),
+        "width": draft.width,
+        "height": draft.height,
+        "seed": params.seed if seed_in_key else None,
+    }
     now = deps.clock()
     stamp = now.isoformat()
     record = JobRecord(
@@ -286,7 +309,7 @@ def _prepare(
                 # provider is its own request, down to the model.
                 "provider": request.provider,
                 "model": draft.model,
-                "params": {**params.model_dump(), "seed": drawn_seed if seed_in_key else None},
+                "params": keyed_params,
             },
         ),
         created_at=stamp,
@@ -296,6 +319,10 @@ def _prepare(
         reproducible=draft.reproducible,
         priority=request.priority,
         group_id=group_id,
+        requested_params=request.params,
+        allow_offline_fallback=request.allow_offline_fallback,
+        params_native=before_plan.native if before_plan else {},
+        warnings=before_plan.warnings if before_plan else [],
     )
 
     if record.cache_mode == "use":
@@ -305,23 +332,44 @@ def _prepare(
         deps.metrics.add(metrics.CACHE_MISSED, 1)
 
     # A miss: the job gets its plan and quote.
-    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps)
+    plan = _plan(request, (draft.width, draft.height), job_id=job_id, deps=deps, manager=manager)
+    if plan.parameter_refusal is not None:
+        raise plan.parameter_refusal
     chosen = deps.providers.resolve(plan.order[0])
+    # The values the pick runs with, its defaults filled in, in its own names.
+    on_chosen = resolve_on(manager, chosen.name, request.params, seed=params.seed)
     record = record.model_copy(
         update={
             "provider": chosen.name,
             "model": plan.models.get(chosen.name, chosen.model),
             "reproducible": chosen.capabilities.seed,
             "plan": list(plan.order),
+            "params": params.model_copy(
+                update={
+                    "steps": on_chosen.steps,
+                    "strength": on_chosen.strength,
+                    "guidance_scale": on_chosen.guidance_scale,
+                    "seed": on_chosen.seed,
+                }
+            ),
+            "params_native": on_chosen.native,
+            "warnings": on_chosen.warnings,
             "quote": QuoteInfo(
                 provider=plan.chosen.provider,
                 cost_usd=plan.chosen.cost_usd,
                 eta_s=plan.chosen.eta_s,
                 eta_p90_s=plan.chosen.eta_p90_s,
+                excluded=[
+                    ExcludedProvider(provider=name, reason=reason) for name, reason in plan.excluded
+                ],
             ),
         }
     )
     return record, None
+
+
+def _or(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
 
 
 def _launch(
@@ -363,6 +411,9 @@ def _launch(
                         model=ended.model or "",
                         deps=deps,
                     )
+            elif ended is not None and ended.status is JobStatus.CANCELED:
+                # Canceled as we joined: the work is this job's own (services/cancel_job.py).
+                run_without_leader(follower.id, canceled_leader=ended, deps=deps)
             elif ended is not None and ended.status.is_final and ended.error is not None:
                 deps.jobs.fail(follower.id, ended.error, updated_at=stamp_now)
             return get_generation(follower.id, user_id=user_id, deps=deps)
@@ -393,7 +444,12 @@ def _launch(
 
 
 def _plan(
-    request: GenerationRequest, sketch_size: tuple[int, int], *, job_id: str, deps: Dependencies
+    request: GenerationRequest,
+    sketch_size: tuple[int, int],
+    *,
+    job_id: str,
+    deps: Dependencies,
+    manager: ProviderManager | None = None,
 ) -> Plan:
     """The providers to try, in order, with the quote of the first."""
     width, height = choose_output_size(
@@ -404,12 +460,14 @@ def _plan(
         max_side=2048,
         multiple=8,
     )
-    return ProviderManager(deps).plan(
+    return (manager or ProviderManager(deps)).plan(
         RequestNeeds(seed=request.params.seed is not None, width=width, height=height),
         requested=request.provider,
         policy=request.policy,
         steps=request.params.steps,
+        params=request.params,
         allow_failover=request.allow_failover,
+        allow_offline_fallback=request.allow_offline_fallback,
         max_cost_usd=request.max_cost_usd,
         max_eta_s=request.max_eta_s,
         now=deps.clock().timestamp(),

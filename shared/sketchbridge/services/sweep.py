@@ -9,7 +9,7 @@ What can be seen from the job records alone:
   if it is still queued, untouched, a sweep later, fail it. Batch work is given
   hours, not minutes: its capped queue may hold it back that long on purpose.
 - a follower queued for a long time: it has no message of its own; settle it
-  from its leader once the leader has ended.
+  from its leader once the leader has ended (a canceled leader hands it the work).
 
 Every write holds only while the job's ``seq`` is the one the sweep read, so a
 processor that touched the job in between always wins.
@@ -24,6 +24,7 @@ from enum import StrEnum
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.errors import SketchbridgeError
 from sketchbridge.domain.models import JobEventMessage, JobMessage, JobStatus
+from sketchbridge.services.cancel_job import run_without_leader
 from sketchbridge.services.cost_tracking import job_cost_usd, record_joined
 from sketchbridge.services.job_endings import announce_failure, gave_up
 from sketchbridge.services.job_events import publish
@@ -153,6 +154,11 @@ def _settle_follower(job: StuckJob, deps: Dependencies, report: SweepReport) -> 
                 deps=deps,
             )
             report.settled.append(job.id)
+        return
+    if leader is not None and leader.status is JobStatus.CANCELED:
+        # Its owner canceled the job this one waited for: the work is this job's now.
+        run_without_leader(job.id, canceled_leader=leader, deps=deps)
+        report.settled.append(job.id)
         return
     if leader is not None and leader.error is not None:
         stored = deps.jobs.fail_unchanged(job.id, leader.error, seq=job.seq, updated_at=now)

@@ -126,7 +126,9 @@ FLUX_CANNY_DEV = ReplicateModel(
         parameters=ParameterRanges(
             steps=ParameterRange(1, 50, 28, "num_inference_steps", integer=True),
             # guidance 0..100 natively: the generic scale is a quarter of it.
-            guidance_scale=ParameterRange(0.0, 25.0, 7.5, "guidance"),
+            guidance_scale=ParameterRange(
+                0.0, 25.0, 7.5, "guidance", to_native=lambda g: g * FLUX_GUIDANCE_FACTOR
+            ),
             seed=_SEED,
         ),
     ),
