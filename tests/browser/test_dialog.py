@@ -80,9 +80,9 @@ def test_choosing_a_provider_moves_the_sliders_into_its_ranges_and_changes_the_c
     assert _quote(page) != local_quote
 
     provider.select_option("openai")
-    # OpenAI runs a fixed number of steps and ignores the seed: the panel says so.
+    # OpenAI takes none of the knobs, the seed included: the panel says so.
     expect(steps).to_be_disabled()
-    expect(page.locator("#steps-hint")).to_contain_text("openai always uses 1")
+    expect(page.locator("#steps-hint")).to_contain_text("openai ignores steps")
     expect(page.get_by_label("Seed", exact=True)).to_be_disabled()
     expect(page.locator("#seed-hint")).to_contain_text("openai ignores the seed")
 
@@ -117,7 +117,7 @@ def test_settings_come_back_after_a_reload_and_reset_clears_them(
     page.get_by_label("Policy").select_option("cheapest")
     page.get_by_label("Max cost (USD)").fill("0.5")
     page.get_by_label("Max cost (USD)").dispatch_event("change")
-    page.get_by_label("Guidance", exact=True).fill("12")
+    page.get_by_label("Strength", exact=True).fill("0.4")
     page.wait_for_timeout(600)  # the page saves a moment after the last change
 
     page.reload()
@@ -125,11 +125,11 @@ def test_settings_come_back_after_a_reload_and_reset_clears_them(
     expect(page.get_by_label("Provider", exact=True)).to_have_value("bedrock")
     expect(page.get_by_label("Policy")).to_have_value("cheapest")
     expect(page.get_by_label("Max cost (USD)")).to_have_value("0.5")
-    expect(page.get_by_label("Guidance", exact=True)).to_have_value("12")
+    expect(page.get_by_label("Strength", exact=True)).to_have_value("0.4")
 
     page.get_by_role("button", name="Reset settings").click()
     expect(page.get_by_label("Provider", exact=True)).to_have_value("auto")
-    expect(page.get_by_label("Guidance", exact=True)).to_have_value("7.5")
+    expect(page.get_by_label("Strength", exact=True)).to_have_value("0.75")
     open_page(page, browser_stack)
     expect(page.get_by_label("Provider", exact=True)).to_have_value("auto")
     expect(page.get_by_label("Policy")).to_have_value("balanced")
@@ -223,3 +223,12 @@ def test_at_390_pixels_wide_nothing_scrolls_sideways(
     generate = page.get_by_role("button", name="Generate", exact=True).bounding_box()
     assert generate is not None and generate["x"] + generate["width"] <= 390
     assert axe_violations(page) == []
+
+
+def test_a_parameter_the_provider_ignores_is_disabled_and_says_so(page: Page) -> None:
+    page.get_by_label("Provider", exact=True).select_option("replicate")
+
+    # FLUX canny-dev has no strength setting: the drawing's lines always lead.
+    expect(page.get_by_label("Strength", exact=True)).to_be_disabled()
+    expect(page.locator("#strength-hint")).to_contain_text("replicate ignores strength")
+    expect(page.get_by_label("Guidance", exact=True)).to_be_enabled()

@@ -73,7 +73,7 @@ export async function api(method, path, body) {
 
 // ---------------------------------------------------------------- following a job
 
-export const isFinal = (event) => ["result", "error"].includes(event.type)
+export const isFinal = (event) => ["result", "error", "canceled"].includes(event.type)
   || ["succeeded", "failed", "canceled"].includes(event.status);
 
 // What the server would push for this state, so that polling reads like the feed.
@@ -151,7 +151,7 @@ export function follow(job, onEvent, onNote = () => {}) {
           return;
         }
         // Frames may race each other: apply only those newer than the last applied.
-        const final = event.type === "result" || event.type === "error";
+        const final = ["result", "error", "canceled"].includes(event.type);
         if (!final && event.seq <= appliedSeq) return;
         appliedSeq = Math.max(appliedSeq, event.seq ?? 0);
         accept(event);
