@@ -1,4 +1,5 @@
-"""GET /generations/{id}, GET /providers, POST /estimates and GET /usage: read-only views."""
+"""GET /generations/{id}, GET /providers, POST /estimates and GET /usage: read-only views;
+and the caller's history (GET /generations), a job's lineage and their preferences."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from sketchbridge.bootstrap import dependencies
 from sketchbridge.domain.models import EstimateRequest
 from sketchbridge.services.estimates import estimate
 from sketchbridge.services.get_generation import get_generation
+from sketchbridge.services.history import list_generations
 from sketchbridge.services.list_providers import list_providers
+from sketchbridge.services.preferences import get_preferences
+from sketchbridge.services.refine import lineage_of
 from sketchbridge.services.usage import caller_usage
 
 logger = Logger()
@@ -22,6 +26,26 @@ app = create_resolver()
 @app.get("/generations/<job_id>")
 def get_one_generation(job_id: str) -> Any:
     return json_response(get_generation(path_id(job_id), user_id=user_id(app), deps=dependencies()))
+
+
+@app.get("/generations")
+def get_generations() -> Any:
+    # Only ever the caller's own jobs: the partition is the token's sub, whatever the cursor.
+    return json_response(
+        list_generations(
+            app.current_event.query_string_parameters, user_id=user_id(app), deps=dependencies()
+        )
+    )
+
+
+@app.get("/generations/<job_id>/lineage")
+def get_lineage(job_id: str) -> Any:
+    return json_response(lineage_of(path_id(job_id), user_id=user_id(app), deps=dependencies()))
+
+
+@app.get("/preferences")
+def get_user_preferences() -> Any:
+    return json_response(get_preferences(user_id=user_id(app), deps=dependencies()))
 
 
 @app.get("/providers")

@@ -1,12 +1,14 @@
 """POST /generations: accept a sketch and a prompt, queue the job, answer 202 at once;
-POST /generations/{id}/cancel: stop it; and POST /uploads: a presigned form for a sketch too
-big to travel in the JSON body."""
+POST /generations/{id}/cancel: stop it; POST /uploads: a presigned form for a sketch too big
+to travel in the JSON body; and what changes a user's jobs or settings: refine, delete,
+PUT/DELETE /preferences."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sketchbridge.api.http import (
@@ -18,8 +20,16 @@ from sketchbridge.api.http import (
     user_id,
 )
 from sketchbridge.bootstrap import dependencies, metrics
-from sketchbridge.domain.models import GenerationRequest, UploadRequest
+from sketchbridge.domain.models import (
+    GenerationRequest,
+    PreferencesRequest,
+    RefineRequest,
+    UploadRequest,
+)
 from sketchbridge.services.cancel_job import cancel_generation
+from sketchbridge.services.history import delete_generation
+from sketchbridge.services.preferences import reset_preferences, save_preferences
+from sketchbridge.services.refine import refine_generation
 from sketchbridge.services.submit_generation import submit_generation
 from sketchbridge.services.uploads import create_upload
 
@@ -49,6 +59,42 @@ def post_cancel(job_id: str) -> Any:
     job = cancel_generation(path_id(job_id), user_id=user_id(app), deps=dependencies())
     logger.info("generation canceled", extra={"job_id": job.id})
     return json_response(job)
+
+
+@app.post("/generations/<job_id>/refine")
+def post_refine(job_id: str) -> Any:
+    job_id = path_id(job_id)
+    # Every field is optional: no body at all refines the picture as it was asked for.
+    change = parse_body(app, RefineRequest) if app.current_event.body else RefineRequest()
+    job = refine_generation(
+        job_id,
+        change,
+        user_id=user_id(app),
+        deps=dependencies(),
+        idempotency_key=idempotency_key(app),
+    )
+    logger.info("refinement accepted", extra={"job_id": job.id, "parent_id": job.parent_id})
+    return json_response(job, status=200 if job.status.is_final else 202)
+
+
+@app.delete("/generations/<job_id>")
+def delete_one_generation(job_id: str) -> Any:
+    delete_generation(path_id(job_id), user_id=user_id(app), deps=dependencies())
+    return Response(status_code=204, body="")
+
+
+@app.put("/preferences")
+def put_preferences() -> Any:
+    return json_response(
+        save_preferences(
+            parse_body(app, PreferencesRequest), user_id=user_id(app), deps=dependencies()
+        )
+    )
+
+
+@app.delete("/preferences")
+def delete_preferences() -> Any:
+    return json_response(reset_preferences(user_id=user_id(app), deps=dependencies()))
 
 
 @app.post("/uploads")

@@ -26,6 +26,8 @@ class Settings(BaseModel):
     budgets_table: str = Field(alias="BUDGETS_TABLE")
     # The cost ledger: one entry per billable provider call and cache hit, with daily totals.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    # Each user's preferences (PUT /preferences), keyed by their sub.
+    preferences_table: str = Field(alias="PREFERENCES_TABLE")
     jobs_queue_url: str = Field(alias="JOBS_QUEUE_URL")
     # Work that may wait; empty: everything goes to the jobs (interactive) queue.
     batch_queue_url: str = Field(default="", alias="BATCH_QUEUE_URL")

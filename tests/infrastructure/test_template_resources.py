@@ -40,6 +40,14 @@ DOCUMENTED_HTTP_ROUTES = {
     ("POST", "/estimates"): "QueryFunction",
     ("GET", "/usage"): "QueryFunction",
     ("POST", "/ws-tickets"): "WebSocketFunction",
+    # Issue 11's lifecycle: refine and lineage, history and deletion, preferences.
+    ("POST", "/generations/{id}/refine"): "SubmitFunction",
+    ("DELETE", "/generations/{id}"): "SubmitFunction",
+    ("PUT", "/preferences"): "SubmitFunction",
+    ("DELETE", "/preferences"): "SubmitFunction",
+    ("GET", "/generations"): "QueryFunction",
+    ("GET", "/generations/{id}/lineage"): "QueryFunction",
+    ("GET", "/preferences"): "QueryFunction",
 }
 # Signed with SigV4 by an IAM principal (AWS_IAM), never opened by a user's JWT.
 DOCUMENTED_ADMIN_ROUTES = {
@@ -249,11 +257,21 @@ def test_tables_have_the_documented_keys_and_indexes(resources: dict[str, Any]) 
 
     jobs = resources["JobsTable"]["Properties"]
     assert keys(jobs["KeySchema"]) == [("id", "HASH")]
-    by_user, by_status = jobs["GlobalSecondaryIndexes"]
+    by_user, by_status, by_sketch = jobs["GlobalSecondaryIndexes"]
     assert by_user["IndexName"] == "by_user"
     assert keys(by_user["KeySchema"]) == [("user_id", "HASH"), ("created_at", "RANGE")]
     assert by_status["IndexName"] == "by_status"
     assert keys(by_status["KeySchema"]) == [("status", "HASH"), ("updated_at", "RANGE")]
+    # Who else uses a sketch or a result, before a deletion removes it.
+    assert by_sketch["IndexName"] == "by_sketch"
+    assert keys(by_sketch["KeySchema"]) == [("sketch_key", "HASH"), ("fingerprint", "RANGE")]
+    assert by_sketch["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["result_key"],
+    }
+
+    preferences = resources["PreferencesTable"]["Properties"]
+    assert keys(preferences["KeySchema"]) == [("user_id", "HASH")]
 
     connections = resources["ConnectionsTable"]["Properties"]
     assert keys(connections["KeySchema"]) == [("connection_id", "HASH"), ("sort", "RANGE")]

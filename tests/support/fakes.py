@@ -332,6 +332,10 @@ class FakeObjectStore:
     def get(self, key: str) -> bytes:
         return self.objects[key][0]
 
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+        self.metadatas.pop(key, None)
+
     def keys(self, prefix: str, *, limit: int) -> list[str]:
         return sorted(key for key in self.objects if key.startswith(prefix))[:limit]
 

@@ -46,6 +46,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "not_refinable": 409,
+    "job_in_progress": 409,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
     "job_finished": 409,

@@ -25,12 +25,17 @@ from sketchbridge.domain.models import (
     EstimateRequest,
     EstimatesResponse,
     GenerationRequest,
+    JobListResponse,
     JobResponse,
+    LineageResponse,
+    PreferencesRequest,
+    PreferencesResponse,
     ProviderSettingsRequest,
     ProviderSettingsResponse,
     ProvidersResponse,
     QuotaRequest,
     QuotaResponse,
+    RefineRequest,
     UploadRequest,
     UploadResponse,
     UsageResponse,
@@ -70,7 +75,8 @@ class ApiRoute:
     path: str  # OpenAPI/template form: /generations/{id}
     function: str  # the template's logical id of the function serving it
     summary: str
-    responses: Mapping[int, type[BaseModel]]
+    # None: the status has no body (204).
+    responses: Mapping[int, type[BaseModel] | None]
     request: type[BaseModel] | None = None
     # Error codes besides those every route may answer (EVERY_ROUTE_ERRORS).
     errors: tuple[str, ...] = ()
@@ -114,6 +120,23 @@ _DAY = {"type": "string", "format": "date"}
 USAGE_FROM = QueryParameter("from", "First UTC day, YYYY-MM-DD (default: this month's first)", _DAY)
 USAGE_TO = QueryParameter("to", "Last UTC day, YYYY-MM-DD, included (default: today)", _DAY)
 _PERIOD = QueryParameter("period", "day or month", {"type": "string", "enum": ["day", "month"]})
+
+
+_HISTORY_QUERY = (
+    QueryParameter(
+        "limit",
+        "Jobs per page, 1 to 100 (default 20)",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+    ),
+    QueryParameter(
+        "cursor", "next_cursor of the previous page, exactly as it came", {"type": "string"}
+    ),
+    QueryParameter(
+        "status",
+        "Only jobs in this state",
+        {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]},
+    ),
+)
 
 
 def _group_by(*keys: str) -> QueryParameter:
@@ -161,6 +184,74 @@ ROUTES: tuple[ApiRoute, ...] = (
         # job_finished (409): it already succeeded or failed; the error says its status.
         errors=("not_found", "job_finished"),
         path_parameters={"id": "The job id POST /generations answered."},
+    ),
+    ApiRoute(
+        "POST",
+        "/generations/{id}/refine",
+        "SubmitFunction",
+        "A new generation from this one's picture (or its sketch), with its lineage",
+        request=RefineRequest,
+        responses={200: JobResponse, 202: JobResponse},
+        errors=(
+            *BODY_ERRORS,
+            *SKETCH_ERRORS,
+            *REQUEST_ERRORS,
+            "not_found",
+            "not_refinable",
+            "idempotency_conflict",
+            "idempotency_in_progress",
+            "budget_exceeded",
+            "rate_limited",
+        ),
+        headers=(IDEMPOTENCY_KEY,),
+    ),
+    ApiRoute(
+        "GET",
+        "/generations/{id}/lineage",
+        "QueryFunction",
+        "The chain of refinements that led to this generation, its original first",
+        responses={200: LineageResponse},
+        errors=("not_found",),
+    ),
+    ApiRoute(
+        "GET",
+        "/generations",
+        "QueryFunction",
+        "Your generations, newest first, a page at a time",
+        responses={200: JobListResponse},
+        errors=("invalid_input",),
+        query=_HISTORY_QUERY,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/generations/{id}",
+        "SubmitFunction",
+        "Delete a finished generation and the images only it uses",
+        responses={204: None},
+        errors=("not_found", "job_in_progress"),
+    ),
+    ApiRoute(
+        "GET",
+        "/preferences",
+        "QueryFunction",
+        "What your generations get where they leave a field out",
+        responses={200: PreferencesResponse},
+    ),
+    ApiRoute(
+        "PUT",
+        "/preferences",
+        "SubmitFunction",
+        "Change your preferences: the fields sent (null: back to the default)",
+        request=PreferencesRequest,
+        responses={200: PreferencesResponse},
+        errors=(*BODY_ERRORS, "invalid_params", "unknown_provider"),
+    ),
+    ApiRoute(
+        "DELETE",
+        "/preferences",
+        "SubmitFunction",
+        "Forget your preferences: the defaults apply again",
+        responses={200: PreferencesResponse},
     ),
     ApiRoute(
         "GET",
@@ -431,10 +522,14 @@ def _operation(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def _responses(route: ApiRoute, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        str(status): {
-            "description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
-            "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
-        }
+        str(status): (
+            {"description": "Done; no content"}
+            if model is None
+            else {
+                "description": model.__doc__.strip().splitlines()[0] if model.__doc__ else "OK",
+                "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
+            }
+        )
         for status, model in route.responses.items()
     }
     codes_by_status: dict[int, list[str]] = {}

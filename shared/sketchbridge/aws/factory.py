@@ -9,8 +9,10 @@ from sketchbridge.aws.connections_pusher import ApiGatewayPusher
 from sketchbridge.aws.dynamo_budgets import DynamoBudgetStore
 from sketchbridge.aws.dynamo_cache import DynamoIdempotencyStore, DynamoResultCache
 from sketchbridge.aws.dynamo_connections import DynamoConnectionStore
+from sketchbridge.aws.dynamo_job_history import DynamoJobHistory
 from sketchbridge.aws.dynamo_jobs import DynamoJobStore
 from sketchbridge.aws.dynamo_ledger import DynamoUsageLedger
+from sketchbridge.aws.dynamo_preferences import DynamoPreferenceStore
 from sketchbridge.aws.dynamo_providers import (
     DynamoBreakerStore,
     DynamoLatencyStore,
@@ -46,6 +48,8 @@ def build_dependencies(settings: Settings, environ: Mapping[str, str]) -> Depend
     connections = DynamoConnectionStore(dynamodb, settings.connections_table)
     return Dependencies(
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
+        history=DynamoJobHistory(dynamodb, settings.jobs_table),
+        preferences=DynamoPreferenceStore(dynamodb, settings.preferences_table),
         objects=S3ObjectStore(client("s3"), settings.artifacts_bucket),
         queue=SqsJobQueue(client("sqs"), settings.jobs_queue_url, settings.batch_queue_url),
         queue_depth=SqsQueueDepth(

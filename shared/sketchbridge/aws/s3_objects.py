@@ -79,6 +79,13 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise InternalError("The image store is unavailable.") from exc
 
+    def delete(self, key: str) -> None:
+        # S3 answers 204 whether or not the key existed.
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise InternalError("The image store is unavailable.") from exc
+
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         return str(
             self._client.generate_presigned_url(

@@ -26,6 +26,8 @@ one table at the API edge (``sketchbridge.api.http``), never here.
     ├── ForbiddenError                 forbidden: an admin route without an IAM principal (403)
     ├── NotFoundError                  not_found: no such job, or not yours (404)
     ├── JobFinishedError               job_finished: cancel of a job that already ended (409)
+    ├── NotRefinableError              not_refinable: no picture to refine (409)
+    ├── JobInProgressError             job_in_progress: deleting a job still queued or running (409)
     ├── ProviderError                  a provider refused or failed
     │   ├── ContentPolicyError         content_policy: final, no failover
     │   ├── RateLimitedError           rate_limited: retry after a pause, or fail over
@@ -219,6 +221,21 @@ class JobFinishedError(SketchbridgeError):
         super().__init__(message)
         # The status it ended with, in the error object (``ErrorInfo.status``).
         self.status = status
+
+
+class NotRefinableError(SketchbridgeError):
+    code = "not_refinable"
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        'Refine a generation that succeeded, or send "from": "sketch" to start from its sketch.',
+    )
+
+
+class JobInProgressError(SketchbridgeError):
+    code = "job_in_progress"
+    retryable = True
+    default_suggestions: ClassVar[tuple[str, ...]] = (
+        "Wait for the generation to end (or cancel it), then delete it.",
+    )
 
 
 class ProviderError(SketchbridgeError):

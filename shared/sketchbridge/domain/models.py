@@ -47,6 +47,16 @@ def has_visible_text(text: str) -> bool:
     )
 
 
+def clean_prompt(prompt: str) -> str:
+    """The prompt stripped, or a ValueError if it shows nothing or holds control characters."""
+    stripped = prompt.strip()
+    if not stripped:
+        raise ValueError("the prompt is empty")
+    if not has_visible_text(stripped):
+        raise ValueError("the prompt has only invisible characters (zero-width, format)")
+    return _without_control_characters(stripped, "prompt")
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -151,12 +161,7 @@ class GenerationRequest(_Strict):
     @field_validator("prompt")
     @classmethod
     def _prompt_has_words(cls, prompt: str) -> str:
-        stripped = prompt.strip()
-        if not stripped:
-            raise ValueError("the prompt is empty")
-        if not has_visible_text(stripped):
-            raise ValueError("the prompt has only invisible characters (zero-width, format)")
-        return _without_control_characters(stripped, "prompt")
+        return clean_prompt(prompt)
 
     @field_validator("negative_prompt")
     @classmethod
@@ -297,6 +302,17 @@ class JobResponse(_Strict):
     params_native: dict[str, int | float] = Field(default_factory=dict)
     # The picture came from a non-AI provider the request did not name (the offline renderer).
     offline_fallback: bool = False
+    # Lineage (POST /generations/{id}/refine): the job refined, the first of the chain (its
+    # own id for an original) and how many refinements from it (0 for an original).
+    parent_id: str | None = None
+    root_id: str = Field(default="", validate_default=True)
+    depth: int = 0
+
+    @field_validator("root_id")
+    @classmethod
+    def _root_is_itself_by_default(cls, root_id: str, info: ValidationInfo) -> str:
+        # An answer from before lineage existed names no root: the job is its own.
+        return root_id or str(info.data.get("id", ""))
 
 
 class JobRecord(BaseModel):
@@ -351,6 +367,12 @@ class JobRecord(BaseModel):
     params_native: dict[str, int | float] = Field(default_factory=dict)
     allow_offline_fallback: bool = False
     offline_fallback: bool = False
+    # Lineage of a refinement: the job refined, the chain's first job (None: this one) and
+    # every ancestor, root first, so the chain is read in one batch (services/refine.py).
+    parent_id: str | None = None
+    root_id: str | None = None
+    depth: int = 0
+    ancestor_ids: list[str] = Field(default_factory=list)
 
 
 class CacheRecord(BaseModel):
@@ -591,6 +613,104 @@ class EstimatesResponse(_Strict):
 
 class ErrorResponse(_Strict):
     error: ErrorInfo
+
+
+# ---------------------------------------------------------------- refine, history, preferences
+
+
+class RefineRequest(_Strict):
+    """Body of ``POST /generations/{id}/refine``: every field optional.
+
+    Left out, a field keeps the refined job's value (prompt, negative prompt, provider, each
+    parameter); ``policy``, the limits and ``cache`` come from the user's preferences or the
+    defaults, as for ``POST /generations``. ``from``: refine the job's result (default) or
+    start again from its original sketch.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    prompt: str | None = Field(default=None, min_length=1, max_length=2000)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    # Only the parameters sent replace the refined job's (``"seed": null`` draws a new one).
+    params: GenerationParams | None = None
+    provider: str | None = Field(default=None, min_length=1, max_length=64)
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_eta_s: float | None = Field(default=None, gt=0)
+    from_: Literal["result", "sketch"] = Field(default="result", alias="from")
+    cache: Literal["use", "refresh", "bypass"] | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, prompt: str | None) -> str | None:
+        return None if prompt is None else clean_prompt(prompt)
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def _negative_prompt_is_text(cls, negative_prompt: str | None) -> str | None:
+        if negative_prompt is None:
+            return None
+        return _without_control_characters(negative_prompt, "negative prompt")
+
+
+class LineageResponse(_Strict):
+    """``GET /generations/{id}/lineage``: the chain of refinements, root first, this job last."""
+
+    items: list[JobResponse]
+
+
+class JobListResponse(_Strict):
+    """``GET /generations``: your generations, newest first, a page at a time."""
+
+    items: list[JobResponse]
+    # Send as ?cursor= for the next page; None on the last page.
+    next_cursor: str | None = None
+
+
+class PreferencesRequest(_Strict):
+    """``PUT /preferences``: only the fields given change; ``null`` puts one back to its default.
+
+    The same names and validation as ``POST /generations``; ``params`` and ``preprocessing``
+    change only the values they name.
+    """
+
+    provider: str | None = Field(default=None, min_length=1, max_length=64)
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_eta_s: float | None = Field(default=None, gt=0)
+    params: GenerationParams | None = None
+    preprocessing: PreprocessingOptions | None = None
+
+
+class PreferencesResponse(_Strict):
+    """``GET /preferences``: what a generation that leaves these fields out gets."""
+
+    provider: str = "auto"
+    policy: Literal["cheapest", "fastest", "balanced"] = "balanced"
+    max_cost_usd: float | None = None
+    max_eta_s: float | None = None
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    preprocessing: PreprocessingOptions = Field(default_factory=PreprocessingOptions)
+    # When they were last saved; None: nothing saved, these are the defaults.
+    updated_at: str | None = None
+
+
+class PreferencesRecord(BaseModel):
+    """A user's saved preferences: only the fields they chose (``params`` and
+    ``preprocessing`` as the values they named), keyed by their ``sub``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: str
+    provider: str | None = None
+    policy: Literal["cheapest", "fastest", "balanced"] | None = None
+    max_cost_usd: float | None = None
+    max_eta_s: float | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    preprocessing: dict[str, Any] = Field(default_factory=dict)
+    updated_at: str
 
 
 # ---------------------------------------------------------------- admin API (/admin/*)

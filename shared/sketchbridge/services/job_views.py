@@ -48,6 +48,9 @@ def job_response(record: JobRecord, objects: ObjectStore, *, url_ttl: int) -> Jo
         warnings=record.warnings,
         params_native=record.params_native,
         offline_fallback=record.offline_fallback,
+        parent_id=record.parent_id,
+        root_id=record.root_id or record.id,
+        depth=record.depth,
     )
 
 

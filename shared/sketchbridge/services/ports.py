@@ -23,6 +23,7 @@ from sketchbridge.domain.models import (
     JobMessage,
     JobRecord,
     JobStatus,
+    PreferencesRecord,
 )
 from sketchbridge.domain.rate_limit import TokenBucket
 from sketchbridge.preprocessing.text import TextDetector
@@ -163,6 +164,105 @@ class StuckJob:
 
 
 @dataclass(frozen=True)
+class JobPage:
+    """One page of a user's jobs, newest first, and where the next page starts (None: last).
+
+    ``after`` is the position of the last job the page covers: its ``created_at`` and id.
+    """
+
+    records: list[JobRecord]
+    after: tuple[str, str] | None
+
+
+class JobHistory(Protocol):
+    """A user's jobs through the jobs table's indexes (never a scan), and their removal."""
+
+    def page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None,
+        status: JobStatus | None,
+    ) -> JobPage:
+        """Up to ``limit`` of the user's jobs older than ``after``, newest first."""
+        ...
+
+    def get_many(self, job_ids: list[str]) -> dict[str, JobRecord]:
+        """The jobs that exist among ``job_ids`` (at most 100), by id."""
+        ...
+
+    def delete_finished(self, job_id: str, *, user_id: str) -> JobRecord | None:
+        """Delete the user's job if it has ended; the deleted record, None if nothing was."""
+        ...
+
+    def sketch_used_by_another(self, sketch_key: str, *, job_id: str) -> bool:
+        """Does a job other than ``job_id`` (any user's) point to this sketch?"""
+        ...
+
+    def result_used_by_another(
+        self, result_key: str, *, sketch_key: str, fingerprint: str, job_id: str
+    ) -> bool:
+        """Does a job other than ``job_id`` (any user's) show this result? Only jobs of the
+        same request (fingerprint, hence sketch) can."""
+        ...
+
+
+class NoJobHistory:
+    """Where history is not set up: every call says so (an outage, not an input's fault)."""
+
+    def _missing(self) -> InternalError:
+        return InternalError("The job history is not set up here.")
+
+    def page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None,
+        status: JobStatus | None,
+    ) -> JobPage:
+        raise self._missing()
+
+    def get_many(self, job_ids: list[str]) -> dict[str, JobRecord]:
+        raise self._missing()
+
+    def delete_finished(self, job_id: str, *, user_id: str) -> JobRecord | None:
+        raise self._missing()
+
+    def sketch_used_by_another(self, sketch_key: str, *, job_id: str) -> bool:
+        raise self._missing()
+
+    def result_used_by_another(
+        self, result_key: str, *, sketch_key: str, fingerprint: str, job_id: str
+    ) -> bool:
+        raise self._missing()
+
+
+class PreferenceStore(Protocol):
+    """Each user's saved preferences, keyed by their ``sub``."""
+
+    def get(self, user_id: str) -> PreferencesRecord | None: ...
+
+    def put(self, record: PreferencesRecord) -> None: ...
+
+    def delete(self, user_id: str) -> None: ...
+
+
+class NoPreferences:
+    """Nobody has preferences (tests, tools): every request gets the defaults."""
+
+    def get(self, user_id: str) -> PreferencesRecord | None:
+        return None
+
+    def put(self, record: PreferencesRecord) -> None:
+        raise InternalError("Preferences are not set up here.")
+
+    def delete(self, user_id: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
 class PresignedPost:
     """A form that uploads one object straight to the store: POST ``fields`` + file to ``url``."""
 
@@ -185,6 +285,10 @@ class ObjectStore(Protocol):
         ...
 
     def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object (nothing happens if there is none)."""
+        ...
 
     def metadata(self, key: str) -> dict[str, str] | None:
         """The object's metadata (plus its size as ``bytes``), or None if there is no object."""
@@ -609,6 +713,10 @@ class Dependencies:
     text_detector: TextDetector | None = None
     # WebSocket tickets (the connections table on AWS).
     tickets: TicketStore = field(default_factory=NoTickets)
+    # GET /generations and DELETE /generations/{id}, over the jobs table's indexes.
+    history: JobHistory = field(default_factory=NoJobHistory)
+    # What a request that leaves fields out gets instead of the defaults.
+    preferences: PreferenceStore = field(default_factory=NoPreferences)
     # An admin may let a policy refusal move on to another provider (off by default).
     failover_on_policy: bool = False
     # How many jobs wait ahead of a new one, for its ETA (ProviderManager.quotes).

@@ -51,6 +51,7 @@ from sketchbridge.services.get_generation import get_generation
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.parameter_checks import refuse_unfit_parameters, resolve_on
 from sketchbridge.services.ports import Dependencies
+from sketchbridge.services.preferences import with_preferences
 from sketchbridge.services.provider_manager import Plan, ProviderManager
 from sketchbridge.services.reservations import (
     admit_request,
@@ -65,6 +66,24 @@ IDEMPOTENT_WAIT_S = 2.0
 # A submit lives at most the function's timeout (28 s); a key whose first job has not
 # appeared by then belongs to a submit that died, and the next request with it takes it over.
 IDEMPOTENT_ABANDONED_AFTER_S = 60
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a refinement comes from (services/refine.py): recorded on its job."""
+
+    parent_id: str
+    root_id: str
+    depth: int
+    ancestor_ids: tuple[str, ...]
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "parent_id": self.parent_id,
+            "root_id": self.root_id,
+            "depth": self.depth,
+            "ancestor_ids": list(self.ancestor_ids),
+        }
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,7 @@ def submit_generation(
     user_id: str,
     deps: Dependencies,
     idempotency_key: str | None = None,
+    lineage: Lineage | None = None,
 ) -> JobResponse:
     """Queue a generation (or N variations of it), or answer from the cache.
 
@@ -95,20 +115,27 @@ def submit_generation(
     Before anything is stored or queued, the user's quotas are checked and every
     job that needs a provider has its quote reserved against the budgets
     (services/reservations.py): a request that does not fit leaves nothing behind.
+
+    The user's preferences fill what the request leaves out; ``lineage`` marks a refinement.
     """
+    request = with_preferences(request, user_id=user_id, deps=deps)
     # Validate first: a key is only remembered for a request that can become a job.
     draft = _draft(request, deps, user_id=user_id)
     admit_request(deps, user_id=user_id)
     job_ids = [uuid.uuid4().hex for _ in range(request.variations)]
     group_id = uuid.uuid4().hex if request.variations > 1 else None
     if not idempotency_key:
-        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+        return _submit_all(
+            request, draft, job_ids, group_id, user_id=user_id, deps=deps, lineage=lineage
+        )
     key_id = idempotency_key_id(user_id, idempotency_key)
     earlier = _earlier_submit(request, user_id, key_id, job_ids, group_id, deps)
     if earlier is not None:
         return earlier
     try:
-        return _submit_all(request, draft, job_ids, group_id, user_id=user_id, deps=deps)
+        return _submit_all(
+            request, draft, job_ids, group_id, user_id=user_id, deps=deps, lineage=lineage
+        )
     except BaseException:
         # A submit that failed (refused by a budget or quota, or broken) has no answer to
         # replay: the key is free for the retry. If even that fails, the key is taken over
@@ -126,6 +153,7 @@ def _submit_all(
     *,
     user_id: str,
     deps: Dependencies,
+    lineage: Lineage | None = None,
 ) -> JobResponse:
     """Reserve every job's quote at once, then store and queue them (or answer from cache)."""
     jobs = [
@@ -137,6 +165,7 @@ def _submit_all(
             user_id=user_id,
             group_id=group_id,
             deps=deps,
+            lineage=lineage,
         )
         for index, job_id in enumerate(job_ids)
     ]
@@ -251,6 +280,7 @@ def _prepare(
     user_id: str,
     group_id: str | None,
     deps: Dependencies,
+    lineage: Lineage | None = None,
 ) -> tuple[JobRecord, CacheRecord | None]:
     """The job's record and its cached result, if it may use one; else its plan and quote.
 
@@ -324,6 +354,8 @@ def _prepare(
         params_native=before_plan.native if before_plan else {},
         warnings=before_plan.warnings if before_plan else [],
     )
+    if lineage is not None:
+        record = record.model_copy(update=lineage.fields())
 
     if record.cache_mode == "use":
         cached = deps.cache.get(record.fingerprint)
