@@ -87,7 +87,9 @@ async function refreshEstimates() {
     if (seq !== estimateSeq) return;
     inkQuoted = ink;
     controls.setEstimates(estimates);
-    $("quote-status").textContent = `Quotes for ${estimates.width}×${estimates.height}, ${estimates.steps} steps.`;
+    // steps is null when each provider runs its own default.
+    const steps = estimates.steps == null ? "each provider's default steps" : `${estimates.steps} steps`;
+    $("quote-status").textContent = `Quotes for ${estimates.width}×${estimates.height}, ${steps}.`;
   } catch (error) {
     if (seq !== estimateSeq) return;
     $("quote-status").textContent = `No quote: ${error.message}`;
