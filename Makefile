@@ -11,7 +11,9 @@ SAM_CLI_VERSION := 1.170.0
 PORT ?= 3000
 STANDINS ?= 0
 
-.PHONY: install install-sam run test test-future lint unit e2e infra bench build validate clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install install-sam chromium run test test-future lint unit e2e browser screenshots infra bench build validate clean
 
 $(VENV)/.installed: pyproject.toml functions/ocr/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +34,16 @@ install: $(VENV)/.installed
 
 install-sam: $(SAM_VENV)/.installed
 
+# Debian's Chromium for the browser suite (tests/browser): Playwright drives it and never
+# downloads a browser of its own. Installed once, non-interactively, when it is missing.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+chromium: $(CHROMIUM)
+
 ## Serve the API, the WebSocket API and the page on http://127.0.0.1:$(PORT) against emulated AWS.
 run: install
 	$(PY) -m local.stack --port $(PORT) $(if $(filter 1,$(STANDINS)),--standins,)
@@ -41,7 +53,7 @@ run: install
 FUTURE_WALL_CLOCK ?= 2027-12-31T09:00:00+00:00
 
 ## Lint, type-check, check the import layers, run the suites with the clock a year on, then every suite.
-test: install install-sam lint test-future
+test: install install-sam chromium lint test-future
 	SAM_BIN=$(abspath $(SAM)) $(PY) -m pytest
 
 ## The unit, property and contract suites with the wall clock moved to $(FUTURE_WALL_CLOCK).
@@ -59,6 +71,14 @@ unit: install
 
 e2e: install
 	$(PY) -m pytest tests/e2e
+
+## The browser suite alone: the page in Debian's chromium against the stack with stand-ins.
+browser: install chromium
+	$(PY) -m pytest tests/browser
+
+## Screenshots of the page's main states (docs/screenshots/*.png, shown in README.md).
+screenshots: install chromium
+	$(PY) -m tests.browser.screenshots --out docs/screenshots
 
 infra: install install-sam
 	SAM_BIN=$(abspath $(SAM)) $(PY) -m pytest tests/infrastructure

@@ -8,7 +8,8 @@ One Starlette app plays, on the API port:
 - the WebSocket API at `/ws`, with `$connect`, `$disconnect` and route selection;
 - the `@connections` management API at `/_connections/@connections/{id}`, which handlers reach
   through boto3's `apigatewaymanagementapi` client exactly as on AWS;
-- the dev issuer (`/dev-issuer/...`), the web page (`/`) and its config (`/_local/config`);
+- the dev issuer (`/dev-issuer/...`), the web page (`/`, its ES modules and stylesheet under
+  `/app/`) and its config (`/_local/config`);
 - the API's OpenAPI document at `/openapi.json` (generated from sketchbridge/api/openapi.py).
 
 A second app (`lambda_app()`) plays Lambda's Invoke API on its own loopback port, as boto3
@@ -64,6 +65,14 @@ LAMBDA_INVOKE_PATH = "/2015-03-31/functions"
 WEBSOCKET_PATH = "/ws"
 # The IAM user the local stack's admin credentials belong to, as the admin handler logs it.
 LOCAL_ADMIN_USER = "sketchbridge-local-admin"
+# The page's modules and stylesheet: web/app/ on disk, /app/ on the site (as on a static host).
+PAGE_ASSETS_PREFIX = "/app"
+PAGE_ASSET_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 # API Gateway's PostToConnection limit.
 MAX_POST_TO_CONNECTION_BYTES = 128 * 1024
 
@@ -100,6 +109,7 @@ class Gateway:
     def app(self) -> Starlette:
         routes = [
             Route("/", self._page, methods=["GET"]),
+            Route(PAGE_ASSETS_PREFIX + "/{asset:path}", self._page_asset, methods=["GET"]),
             Route("/_local/config", self._page_config, methods=["GET"]),
             Route("/openapi.json", self._openapi, methods=["GET"]),
             Route("/dev-issuer/.well-known/jwks.json", self._jwks, methods=["GET"]),
@@ -521,6 +531,18 @@ class Gateway:
         if self.http_api.find("GET", "/") is not None:
             return await self._http_api(request)
         return PlainTextResponse("web/index.html is not there yet.", status_code=404)
+
+    async def _page_asset(self, request: Request) -> Response:
+        """A file of web/app/ as a static host would serve it; nothing outside that folder."""
+        if self.web_root is None:
+            return _gateway_error(404, "Not Found")
+        folder = (self.web_root / "app").resolve()
+        wanted = (folder / request.path_params["asset"]).resolve()
+        media_type = PAGE_ASSET_TYPES.get(wanted.suffix)
+        if not wanted.is_relative_to(folder) or not wanted.is_file() or media_type is None:
+            return _gateway_error(404, "Not Found")
+        # No caching while developing: an edited module shows on the next reload.
+        return FileResponse(wanted, media_type=media_type, headers={"cache-control": "no-cache"})
 
 
 # What API Gateway writes in disconnectReason when the close frame gave none.

@@ -558,3 +558,23 @@ def _aws_client(stack: LocalStack, service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def test_the_page_s_modules_are_served_as_javascript_from_web_app(api: httpx.Client) -> None:
+    module = api.get("/app/main.js")
+
+    assert module.status_code == 200
+    assert module.headers["content-type"].startswith("text/javascript")
+    assert "import" in module.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/app/%2e%2e/%2e%2e/pyproject.toml", "/app/%2e%2e/index.html", "/app/nothing.js"],
+    ids=["outside-the-repo", "outside-web-app", "missing"],
+)
+def test_nothing_outside_web_app_is_served_as_a_page_asset(api: httpx.Client, path: str) -> None:
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
