@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sketchbridge.preprocessing.fit import ControlKind
 from sketchbridge.preprocessing.morphology import Mask, boundary, dilate, dilate_times, erode
@@ -93,6 +93,17 @@ def is_control_map(image: Image.Image, kind: ControlKind) -> bool:
     if not np.all(white | (grey == 0)):
         return False
     return bool(0 < white.mean() < 0.5)
+
+
+def paper_sketch(image: Image.Image) -> Image.Image:
+    """Dark lines on white paper: a white-on-black control map inverted, anything else as is.
+
+    A job prepared for a model that reads control maps (ControlNet scribble) stores the map;
+    a failover hop to a provider that reads drawings must not get white strokes on black.
+    """
+    if is_control_map(image, "scribble") or is_control_map(image, "canny"):
+        return ImageOps.invert(image.convert("RGB"))
+    return image
 
 
 def _grey_if_neutral(image: Image.Image) -> np.ndarray[Any, np.dtype[np.uint8]] | None:

@@ -333,14 +333,15 @@ def _render(
 
     def request_for(provider: ImageProvider) -> ProviderRequest | str:
         """The request as ``provider`` takes it, or why it cannot take the parameters."""
+        request = _drawing_for(provider, base_request, record)
         if record.requested_params is None:
-            return base_request  # written before requests kept what they set: as stored
+            return request  # written before requests kept what they set: as stored
         try:
             resolved = resolve_on(manager, provider.name, record.requested_params, seed=params.seed)
         except InvalidParamsError as refused:
             return refused.message
         prepared = replace(
-            base_request,
+            request,
             seed=resolved.seed,
             steps=resolved.steps,
             strength=resolved.strength,
@@ -627,6 +628,24 @@ def _suggestions_for(error: SketchbridgeError, record: JobRecord, deps: Dependen
     else:
         specific = []
     return list(dict.fromkeys([*specific, *error.suggestions]))
+
+
+def _drawing_for(
+    provider: ImageProvider, request: ProviderRequest, record: JobRecord
+) -> ProviderRequest:
+    """The request with a drawing ``provider`` reads.
+
+    Submit prepared the sketch for the provider asked for; a catalog model that reads control
+    maps (Replicate's ControlNet scribble) got a white-on-black map. A failover hop to a
+    provider without such a target gets it back as dark lines on paper. Only such a hop looks
+    (it loads numpy, which an AI job's processor otherwise never does).
+    """
+    if provider.name == record.provider_requested or getattr(provider, "image_target", None):
+        return request
+    from sketchbridge.preprocessing.lines import paper_sketch
+
+    drawing = paper_sketch(request.sketch)
+    return request if drawing is request.sketch else replace(request, sketch=drawing)
 
 
 def _release(
