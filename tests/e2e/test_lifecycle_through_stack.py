@@ -159,4 +159,7 @@ def test_preferences_survive_a_new_token_and_reset_with_delete(stack: StackProce
     reset = httpx.delete(f"{stack.api_url}/preferences", headers=phone, timeout=10)
     assert reset.status_code == 200 and reset.json()["updated_at"] is None
     again = httpx.get(f"{stack.api_url}/preferences", headers=laptop, timeout=10).json()
-    assert (again["params"]["steps"], again["policy"]) == (20, "balanced")
+    assert (again["params"]["steps"], again["policy"]) == (
+        None,
+        "balanced",
+    )  # each provider's own default
