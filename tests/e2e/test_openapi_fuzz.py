@@ -30,13 +30,18 @@ def test_no_input_answers_a_server_error_or_breaks_the_schema(
     # Every warning is one understood. POST /generations refuses nearly every drawn body as
     # invalid_sketch (no schema can say "a picture that decodes"), so whether one of its few
     # fuzzing cases carries the example sketch shifts with any field the request gains, and
-    # Schemathesis may say it "mostly rejected generated data". Nothing else may warn.
+    # Schemathesis may say it "mostly rejected generated data". And a cancel reaches a job
+    # (through the submit's link) only while it is queued or running: the local renderer
+    # often ends it first, so every try may answer 409 job_finished or, with a random id,
+    # 404, which Schemathesis calls "missing test data". Nothing else may warn.
     assert outcome.report, "Schemathesis wrote no JSON report"
     raised = {kind: labels for kind, labels in outcome.report["warnings"].items() if labels}
-    understood = {"validation_mismatch", "low_valid_rate"}
-    assert all(
-        kind in understood and labels == ["POST /generations"] for kind, labels in raised.items()
-    ), raised
+    understood = {
+        "validation_mismatch": ["POST /generations"],
+        "low_valid_rate": ["POST /generations"],
+        "missing_test_data": ["POST /generations/{id}/cancel"],
+    }
+    assert all(understood.get(kind) == labels for kind, labels in raised.items()), raised
 
 
 def test_the_document_describes_every_route_with_its_models(stack: StackProcess) -> None:
