@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from sketchbridge.domain.models import JobRecord
 from sketchbridge.preprocessing.lines import control_map, ink_mask, paper_sketch
 from sketchbridge.providers.base import ProviderRequest
-from sketchbridge.services.process_job import _drawing_for
+from sketchbridge.services.process_job import drawing_for
 from tests.support.fakes import SKETCHES
 
 
@@ -77,7 +77,7 @@ def _request(sketch: Image.Image) -> ProviderRequest:
 
 def test_a_hop_to_openai_gets_dark_strokes_on_paper_where_the_map_had_white_on_black() -> None:
     scribble = control_map(_turtle(), "scribble")
-    sent = _drawing_for(_Named("openai"), _request(scribble), _record("replicate")).sketch  # type: ignore[arg-type]
+    sent = drawing_for(_Named("openai"), _request(scribble), _record("replicate")).sketch  # type: ignore[arg-type]
 
     grey = np.asarray(sent.convert("L"))
     assert grey.mean() > 127  # mostly paper now, as a drawing is
@@ -88,12 +88,12 @@ def test_a_hop_to_openai_gets_dark_strokes_on_paper_where_the_map_had_white_on_b
 def test_the_provider_asked_for_and_map_readers_keep_the_map() -> None:
     scribble = control_map(_turtle(), "scribble")
     request = _request(scribble)
-    assert _drawing_for(_Named("replicate"), request, _record("replicate")) is request  # type: ignore[arg-type]
-    assert _drawing_for(_ReadsMaps("replicate"), request, _record("openai")) is request  # type: ignore[arg-type]
+    assert drawing_for(_Named("replicate"), request, _record("replicate")) is request  # type: ignore[arg-type]
+    assert drawing_for(_ReadsMaps("replicate"), request, _record("openai")) is request  # type: ignore[arg-type]
 
 
 def test_a_drawing_is_sent_as_drawn() -> None:
     turtle = _turtle()
     assert paper_sketch(turtle) is turtle
     request = _request(turtle)
-    assert _drawing_for(_Named("bedrock"), request, _record("replicate")) is request  # type: ignore[arg-type]
+    assert drawing_for(_Named("bedrock"), request, _record("replicate")) is request  # type: ignore[arg-type]

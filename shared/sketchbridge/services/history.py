@@ -20,7 +20,7 @@ from sketchbridge.services.get_generation import as_seen, owned_job
 from sketchbridge.services.job_views import job_response
 from sketchbridge.services.ports import Dependencies
 
-# Frames of a running job's previews (process_job._store_preview).
+# Frames of a running job's previews (delivery_endings.store_preview).
 PREVIEWS_PREFIX = "previews/"
 # More previews than any provider streams for one job.
 _MAX_PREVIEWS = 1000

@@ -16,7 +16,6 @@ from enum import StrEnum
 from sketchbridge.domain import metric_catalog as metrics
 from sketchbridge.domain.billing import ProviderUsage
 from sketchbridge.domain.errors import (
-    ContentPolicyError,
     InternalError,
     InvalidParamsError,
     JobCanceledError,
@@ -25,22 +24,31 @@ from sketchbridge.domain.errors import (
 )
 from sketchbridge.domain.ledger import LedgerRecord
 from sketchbridge.domain.models import (
-    CacheRecord,
-    ErrorInfo,
     ExternalCall,
     HopInfo,
-    JobEventMessage,
     JobRecord,
-    JobStatus,
 )
 from sketchbridge.domain.redelivery import redelivery_delay_s
-from sketchbridge.domain.result_keys import RESULTS_PREFIX, result_key_of
-from sketchbridge.domain.suggestions import outage_suggestions, policy_suggestions
+from sketchbridge.domain.result_keys import result_key_of
 from sketchbridge.preprocessing.decode import decode_sketch
 from sketchbridge.providers.base import ImageProvider, ProgressUpdate, ProviderRequest
 from sketchbridge.services.cancel_job import CancelWatch, settle_canceled
 from sketchbridge.services.cost_tracking import bill_calls, job_cost_usd, record_joined
-from sketchbridge.services.job_events import RecentSubscribers, publish
+from sketchbridge.services.delivery_endings import (
+    ProducedResult,
+    complete_job,
+    drawing_for,
+    emit,
+    fail_job,
+    hop_info,
+    hop_message,
+    release_job,
+    result_of_an_earlier_delivery,
+    retry_message,
+    share_result,
+    store_preview,
+)
+from sketchbridge.services.job_events import RecentSubscribers
 from sketchbridge.services.job_views import result_info
 from sketchbridge.services.parameter_checks import Resolved, adapter_native, resolve_on
 from sketchbridge.services.ports import Dependencies
@@ -109,7 +117,7 @@ def process_job(
             return ProcessResult(job_id, Outcome.ALREADY_DONE)
         raise JobBusyError(f"Job {job_id} is being processed by another delivery.")
 
-    _emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
+    emit(deps, record, "status", seq=record.seq, message=f"running on {record.provider}")
     # Every delivery's hops stay on the job, the earlier ones first: success or verdict, the
     # job shows each try.
     hops: list[HopInfo] = list(record.hops)
@@ -129,7 +137,7 @@ def process_job(
         if not final:
             retry_after = error.retry_after_s if isinstance(error, ProviderError) else None
             delay = redelivery_delay_s(receive_count, retry_after)
-            _release(
+            release_job(
                 record,
                 deps,
                 reason=retry_message(error.message, delay, receive_count, deps.max_receive_count),
@@ -140,16 +148,18 @@ def process_job(
             if retry_in is not None:
                 retry_in(delay)
             raise
-        _fail(record, error, deps, hops=hops, billed=billed, progress_shown=shown.value)
+        fail_job(record, error, deps, hops=hops, billed=billed, progress_shown=shown.value)
         return ProcessResult(job_id, Outcome.FAILED)
     except Exception:
         # A bug: record the outcome on the last delivery so the user is not left
         # waiting, and re-raise so the message reaches the dead-letter queue.
         if receive_count >= deps.max_receive_count:
-            _fail(record, InternalError("Something went wrong on our side."), deps, billed=billed)
+            fail_job(
+                record, InternalError("Something went wrong on our side."), deps, billed=billed
+            )
         else:
             delay = redelivery_delay_s(receive_count)
-            _release(
+            release_job(
                 record,
                 deps,
                 reason=retry_message(
@@ -172,8 +182,8 @@ def process_job(
         # The reservation becomes what the job cost (settling twice changes nothing).
         settle_job(deps, finished)
         deps.metrics.add(metrics.JOB_SUCCEEDED, 1)
-        _share_result(finished, deps)
-        _emit(
+        share_result(finished, deps)
+        emit(
             deps,
             finished,
             "result",
@@ -181,40 +191,6 @@ def process_job(
             result=result_info(finished, deps.objects, url_ttl=deps.result_url_ttl_seconds),
         )
     return ProcessResult(job_id, Outcome.SUCCEEDED)
-
-
-def _share_result(finished: JobRecord, deps: Dependencies) -> None:
-    """Cache the result and hand it to the identical jobs that followed this one."""
-    if finished.cache_mode == "bypass" or finished.result_key is None:
-        return
-    deps.cache.put(
-        CacheRecord(
-            fingerprint=finished.fingerprint,
-            result_key=finished.result_key,
-            provider=finished.provider or finished.provider_requested,
-            model=finished.model or "",
-            seed=finished.params.seed if finished.reproducible else None,
-            width=finished.params.width,
-            height=finished.params.height,
-            reproducible=finished.reproducible,
-            # Known from the render: no second read of the object to learn its size.
-            bytes=finished.result_bytes or 0,
-            # What a cache hit saves: what this picture cost to make (ProviderCostSaved).
-            cost_usd=finished.cost_usd or 0.0,
-            created_at=finished.updated_at,
-            expires_at=finished.expires_at,
-        )
-    )
-    for follower_id in deps.cache.finish_flight(finished.fingerprint, finished.id):
-        adopted = deps.jobs.adopt_result(follower_id, finished, updated_at=deps.clock().isoformat())
-        if adopted is not None:
-            record_joined(
-                adopted,
-                leader_job_id=finished.id,
-                provider=finished.provider or finished.provider_requested,
-                model=finished.model or "",
-                deps=deps,
-            )
 
 
 def _render(
@@ -255,7 +231,7 @@ def _render(
         if relay.writes != writes_before:
             watch.confirmed()  # a conditional write went through: it still runs here
         latest_seq, shown.value = relay.stored_seq, progress
-        _emit(
+        emit(
             deps,
             record,
             "progress",
@@ -264,12 +240,12 @@ def _render(
             step=update.step,
             total_steps=update.total_steps,
             message=update.message,
-            preview_url=_store_preview(record, update, deps),
+            preview_url=store_preview(record, update, deps),
         )
 
     def on_hop(hop: Hop, next_provider: str | None) -> None:
         nonlocal latest_seq, hop_base
-        hops.append(_hop_info(hop))
+        hops.append(hop_info(hop))
         if next_provider is None:
             return
         hop_base = shown.value
@@ -280,7 +256,7 @@ def _render(
             return
         watch.confirmed()
         latest_seq = relay.stored_seq
-        _emit(
+        emit(
             deps,
             record,
             "status",
@@ -290,10 +266,10 @@ def _render(
         )
 
     result_key = result_key_of(record)
-    found = _result_of_an_earlier_delivery(record, deps)
+    found = result_of_an_earlier_delivery(record, deps)
     if found is not None:
         earlier_key, earlier = found
-        done = _complete(
+        done = complete_job(
             record,
             earlier,
             earlier_key,
@@ -333,7 +309,7 @@ def _render(
 
     def request_for(provider: ImageProvider) -> ProviderRequest | str:
         """The request as ``provider`` takes it, or why it cannot take the parameters."""
-        request = _drawing_for(provider, base_request, record)
+        request = drawing_for(provider, base_request, record)
         if record.requested_params is None:
             return request  # written before requests kept what they set: as stored
         try:
@@ -384,10 +360,10 @@ def _render(
     except ChainFailedError as failed:
         # Every provider tried, the last one included, goes on the failed job; what the
         # failed calls were billed goes into the ledger.
-        hops[earlier_hops:] = [_hop_info(hop) for hop in failed.hops]
+        hops[earlier_hops:] = [hop_info(hop) for hop in failed.hops]
         billed.extend(bill_calls(record, failed.hops, deps, manager=manager))
         raise failed.error from failed
-    hops.append(_hop_info(chain.hops[-1]))
+    hops.append(hop_info(chain.hops[-1]))
     result = chain.result
     profile = profiles.get(chain.provider.name)
     resolved = ran_with.get(chain.provider.name)
@@ -437,7 +413,7 @@ def _render(
     ):
         # Another delivery of this very job stored its picture first: that one it keeps.
         produced = ProducedResult.from_metadata(deps.objects.metadata(result_key) or {}) or produced
-    return _complete(
+    return complete_job(
         record,
         produced,
         result_key,
@@ -449,300 +425,3 @@ def _render(
         reproducible=chain.provider.capabilities.seed and result.seed is not None,
         ran_with=resolved,
     )
-
-
-def hop_message(hop: Hop, next_provider: str) -> str:
-    """The status line a user sees when a job moves on.
-
-    For example: "replicate is rate-limited, trying openai".
-    """
-    if next_provider == hop.provider:
-        return f"{hop.provider} asked us to wait a moment; trying it again"
-    why = {
-        "circuit_open": "is paused after repeated failures",
-        "rate_limited_locally": "is at its rate limit",
-        "rate_limited": "is rate-limited",
-        "quota_exhausted": "is out of credit",
-        "auth_failed": "is not set up correctly",
-        "timeout": "did not answer in time",
-        "provider_unavailable": "is unavailable",
-        "content_policy": "refused the request",
-        "parameters_out_of_range": "cannot take these parameters",
-    }.get(hop.outcome, f"failed ({hop.outcome})")
-    return f"{hop.provider} {why}, trying {next_provider}"
-
-
-def retry_message(why: str, delay_s: int, receive_count: int, max_receive_count: int) -> str:
-    """The status line of a job that goes back to its queue.
-
-    For example: "Replicate is unavailable (HTTP 503). Trying again in 10 s (try 2 of 3)."
-    """
-    return f"{why} Trying again in {delay_s} s (try {receive_count + 1} of {max_receive_count})."
-
-
-def _hop_info(hop: Hop) -> HopInfo:
-    return HopInfo(
-        provider=hop.provider, outcome=hop.outcome, seconds=hop.seconds, message=hop.message
-    )
-
-
-# How many stored pictures of one request a job looks through for one it may reuse.
-_EARLIER_RESULTS_LOOKED_AT = 20
-
-
-@dataclass(frozen=True)
-class ProducedResult:
-    """What a stored result says about itself (its S3 metadata)."""
-
-    job_id: str
-    provider: str
-    model: str
-    width: int
-    height: int
-    bytes: int
-    # False for a bypass job's picture: it stays out of the cache, so no other job reuses it.
-    shareable: bool = True
-
-    def as_metadata(self) -> dict[str, str]:
-        return {key: str(value) for key, value in self.__dict__.items()}
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, str]) -> ProducedResult | None:
-        try:
-            return cls(
-                job_id=metadata["job_id"],
-                provider=metadata["provider"],
-                model=metadata["model"],
-                width=int(metadata["width"]),
-                height=int(metadata["height"]),
-                bytes=int(metadata["bytes"]),
-                shareable=metadata.get("shareable", "True") == "True",
-            )
-        except (KeyError, ValueError):
-            return None
-
-
-def _result_of_an_earlier_delivery(
-    record: JobRecord, deps: Dependencies
-) -> tuple[str, ProducedResult] | None:
-    """A stored result (its key and what it says) this job may use instead of paying again.
-
-    Its own, stored before a crash; or, when the job may use the cache, one an
-    identical job stored before it died without caching it (its flight may have
-    expired before its redelivery, letting this job lead: the redelivery harness
-    caught that paying twice). A refresh or bypass job always draws anew.
-    """
-    own_key = result_key_of(record)
-    if record.attempts > 1:
-        own = ProducedResult.from_metadata(deps.objects.metadata(own_key) or {})
-        if own is not None and own.job_id == record.id:
-            return own_key, own
-    if record.cache_mode != "use":
-        return None
-    prefix = f"{RESULTS_PREFIX}{record.fingerprint}/"
-    for key in deps.objects.keys(prefix, limit=_EARLIER_RESULTS_LOOKED_AT):
-        if key == own_key:
-            continue
-        produced = ProducedResult.from_metadata(deps.objects.metadata(key) or {})
-        if produced is not None and produced.shareable:
-            return key, produced
-    return None
-
-
-def _complete(
-    record: JobRecord,
-    produced: ProducedResult,
-    result_key: str,
-    latest_seq: int,
-    deps: Dependencies,
-    *,
-    hops: list[HopInfo],
-    cost_usd: float | None = None,
-    duration_s: float | None = None,
-    reproducible: bool | None = None,
-    ran_with: Resolved | None = None,
-) -> JobRecord | None:
-    params = record.params
-    if ran_with is not None:
-        # What the provider that drew it ran (a failover hop's own defaults, not the pick's).
-        params = params.model_copy(
-            update={
-                "seed": ran_with.seed,
-                "steps": ran_with.steps,
-                "strength": ran_with.strength,
-                "guidance_scale": ran_with.guidance_scale,
-            }
-        )
-    finished = record.model_copy(
-        update={
-            "hops": list(hops),
-            "result_bytes": produced.bytes,
-            "cost_usd": cost_usd,
-            "duration_s": duration_s,
-            "reproducible": record.reproducible if reproducible is None else reproducible,
-            "status": JobStatus.SUCCEEDED,
-            "progress": 1.0,
-            "provider": produced.provider,
-            "model": produced.model,
-            "result_key": result_key,
-            "params": params.model_copy(
-                update={"width": produced.width, "height": produced.height}
-            ),
-            "params_native": ran_with.native if ran_with is not None else record.params_native,
-            "offline_fallback": _offline_fallback(record, produced.provider, deps),
-            "updated_at": deps.clock().isoformat(),
-            "lease_expires_at": None,
-            "seq": latest_seq + 1,
-        }
-    )
-    return finished if deps.jobs.complete(finished) else None
-
-
-def _offline_fallback(record: JobRecord, provider_name: str, deps: Dependencies) -> bool:
-    """Did a non-AI provider the request did not name (the offline renderer) draw it?"""
-    if provider_name == record.provider_requested:
-        return False
-    try:
-        return not deps.providers.resolve(provider_name).is_ai
-    except SketchbridgeError:
-        return False
-
-
-def _store_preview(record: JobRecord, update: ProgressUpdate, deps: Dependencies) -> str | None:
-    """Store a partial image and return its URL: frames carry URLs, never image bytes."""
-    if update.preview_png is None:
-        return None
-    key = f"previews/{record.id}/{update.step}.png"
-    deps.objects.put(key, update.preview_png, content_type="image/png")
-    return deps.objects.presigned_url(key, expires_in=deps.result_url_ttl_seconds)
-
-
-def _suggestions_for(error: SketchbridgeError, record: JobRecord, deps: Dependencies) -> list[str]:
-    """The error's own advice, made specific to this prompt and this deployment."""
-    if isinstance(error, ContentPolicyError):
-        specific = policy_suggestions(record.prompt)
-    elif isinstance(error, ProviderError) and error.failover:
-        specific = outage_suggestions(
-            error.provider, deps.providers.names, retryable=error.retryable
-        )
-    else:
-        specific = []
-    return list(dict.fromkeys([*specific, *error.suggestions]))
-
-
-def _drawing_for(
-    provider: ImageProvider, request: ProviderRequest, record: JobRecord
-) -> ProviderRequest:
-    """The request with a drawing ``provider`` reads.
-
-    Submit prepared the sketch for the provider asked for; a catalog model that reads control
-    maps (Replicate's ControlNet scribble) got a white-on-black map. A failover hop to a
-    provider without such a target gets it back as dark lines on paper. Only such a hop looks
-    (it loads numpy, which an AI job's processor otherwise never does).
-    """
-    if provider.name == record.provider_requested or getattr(provider, "image_target", None):
-        return request
-    from sketchbridge.preprocessing.lines import paper_sketch
-
-    drawing = paper_sketch(request.sketch)
-    return request if drawing is request.sketch else replace(request, sketch=drawing)
-
-
-def _release(
-    record: JobRecord,
-    deps: Dependencies,
-    *,
-    reason: str,
-    retry_in_s: int,
-    hops: list[HopInfo] | None = None,
-    progress: float | None = None,
-) -> None:
-    seq = deps.jobs.release(
-        record.id, updated_at=deps.clock().isoformat(), hops=hops, progress=progress
-    )
-    if seq is not None:
-        _emit(
-            deps,
-            record,
-            "status",
-            seq=seq,
-            # What this delivery had shown, not what the job had when it was claimed.
-            progress=progress,
-            message=reason,
-            status=JobStatus.QUEUED,
-            retry_in_s=retry_in_s,
-        )
-
-
-def _fail(
-    record: JobRecord,
-    error: SketchbridgeError,
-    deps: Dependencies,
-    *,
-    hops: list[HopInfo] | None = None,
-    billed: list[LedgerRecord] | None = None,
-    progress_shown: float = 0.0,
-) -> None:
-    info = ErrorInfo(
-        code=error.code,
-        message=error.message,
-        suggestions=_suggestions_for(error, record, deps),
-        retryable=error.retryable,
-    )
-    stored = deps.jobs.fail(
-        record.id,
-        info,
-        updated_at=deps.clock().isoformat(),
-        hops=hops,
-        # What the failed calls were billed, every delivery's: a failure may cost money.
-        cost_usd=job_cost_usd(record.id, deps, known=billed or ()),
-    )
-    if stored is not None:
-        # Failed here: the reservation becomes what the failed calls were billed (usually
-        # nothing). None: the job had already ended elsewhere, which settled it, or its owner
-        # canceled it while it ran, which leaves the settling to this delivery.
-        settle_job(deps, stored)
-    elif settle_canceled(record.id, deps, hops=hops, billed=billed or ()):
-        return
-    deps.metrics.add(metrics.JOB_FAILED, 1)
-    if record.cache_mode != "bypass":
-        # The jobs that followed this one share its end.
-        for follower_id in deps.cache.finish_flight(record.fingerprint, record.id):
-            deps.jobs.fail(follower_id, info, updated_at=deps.clock().isoformat())
-    if stored is not None:
-        _emit(
-            deps,
-            stored,
-            "error",
-            seq=stored.seq,
-            error=info,
-            status=JobStatus.FAILED,
-            # Frames between progress writes (progress_relay.py) may have shown more than
-            # the record holds: the last frame does not go below them.
-            progress=max(stored.progress, progress_shown),
-        )
-
-
-def _emit(
-    deps: Dependencies,
-    record: JobRecord,
-    kind: str,
-    *,
-    seq: int,
-    status: JobStatus | None = None,
-    progress: float | None = None,
-    **fields: object,
-) -> None:
-    final_progress = 1.0 if kind == "result" else record.progress
-    message = JobEventMessage.model_validate(
-        {
-            "type": kind,
-            "job_id": record.id,
-            "seq": seq,
-            "status": status or (JobStatus.SUCCEEDED if kind == "result" else record.status),
-            "progress": progress if progress is not None else final_progress,
-            "warnings": record.warnings or None,
-            **fields,
-        }
-    )
-    publish(message, connections=deps.connections, pusher=deps.pusher)
